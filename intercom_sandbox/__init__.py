@@ -1,0 +1,1 @@
+"""Intercom REST API sandbox: a local, stateful, faithful Intercom API (2.16)."""

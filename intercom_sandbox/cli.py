@@ -1,0 +1,100 @@
+"""``intercom-sandbox``: serve a seeded, stateful Intercom API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from intercom_sandbox.seed import SEED_KINDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="intercom-sandbox",
+        description="A local, stateful Intercom REST API (2.16) for tests, demos and benchmarks.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    p.add_argument(
+        "--token",
+        action="append",
+        help="access token the API accepts (repeatable; default: sandbox-token)",
+    )
+    for kind in SEED_KINDS:
+        p.add_argument(
+            f"--{kind.replace('_', '-')}",
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"seed N {kind.replace('_', ' ')}",
+        )
+    p.add_argument("--random-seed", type=int, default=0, help="seed of all randomness")
+    p.add_argument("--rate-limit-per-minute", type=int, default=10_000)
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    p.add_argument("--jitter-ms", type=float, default=0.0, help="extra random latency, 0..N ms")
+    p.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        help="probability of a fault per request, spread over 500/502/503/429/drop/truncate",
+    )
+    p.add_argument(
+        "--search-lag-seconds",
+        type=float,
+        default=0.0,
+        help="delay before a contact write is visible to search",
+    )
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from intercom_sandbox.server import start
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    counts = {k: getattr(args, k) for k in SEED_KINDS if getattr(args, k)}
+    if args.rate_limit_per_minute < 6:
+        print("intercom-sandbox: --rate-limit-per-minute must be at least 6", file=sys.stderr)
+        return 2
+    try:
+        sandbox = start(
+            host=args.host,
+            port=args.port,
+            tokens=args.token or ["sandbox-token"],
+            rate_limit_per_minute=args.rate_limit_per_minute,
+            random_seed=args.random_seed,
+            search_lag_seconds=args.search_lag_seconds,
+            seed=counts,
+        )
+    except OSError as e:
+        print(f"intercom-sandbox: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 1
+    try:
+        sandbox.app.faults.configure(
+            {"fault_rate": args.fault_rate, "latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
+        )
+    except ValueError as e:
+        print(f"intercom-sandbox: {e}", file=sys.stderr)
+        sandbox.stop()
+        return 2
+    print(sandbox.base_url, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""ContactStore: state and rules (to be filled in)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from intercom_sandbox.backend import Backend
+
+
+class ContactStore:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def dump(self) -> dict[str, Any]:
+        return {}
