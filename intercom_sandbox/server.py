@@ -127,7 +127,14 @@ class SandboxApp:
         self.limiter = WindowRateLimiter(rate_limit_per_minute)
         self.faults = Faults(random_seed)
         self.stats = Stats()
+        # Callables (operation_id, status, body bytes) told of every Intercom response
+        # served: how the conformance tests check each body against the spec.
+        self.observers: list[Any] = []
         self._handlers: dict[str, Any] = {}
+
+    def observe(self, operation_id: str, status: int, payload: bytes) -> None:
+        for observer in self.observers:
+            observer(operation_id, status, payload)
 
     def handler_for(self, route: Route) -> Any:
         fn = self._handlers.get(route.handler)
@@ -312,12 +319,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 err = exc.BadGateway()
                 self._send(502, encode(err.body(request_id)), headers)
                 return
+            app.observe(operation_id, response.status, payload)
             self._send(response.status, payload, headers, truncate=fault == "truncate")
         except exc.IntercomError as e:
+            payload = encode(e.body(request_id))
             if not path.startswith("/_sandbox/"):
                 app.stats.record(operation_id, e.status)
+                app.observe(operation_id, e.status, payload)
             headers = {**extra_headers, **e.headers}
-            self._send(e.status, encode(e.body(request_id)), headers)
+            self._send(e.status, payload, headers)
         except (ConnectionError, TimeoutError, socket.timeout):
             self.close_connection = True
         except Exception:  # a sandbox bug must look like Intercom's 500, never a hang

@@ -1,0 +1,71 @@
+"""Helpers shared by the benchmark scripts: a sandbox in a subprocess, its CPU and memory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import requests
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """user + system CPU of a process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_memory_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, peak RSS) in MB, from /proc/<pid>/status."""
+    rss = hwm = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+    return rss, hwm
+
+
+@dataclass
+class SandboxProcess:
+    proc: subprocess.Popen[str]
+    base_url: str
+    token: str = "sandbox-token"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def control(self, method: str, path: str, **kw: object) -> dict:
+        r = requests.request(method, f"{self.base_url}/_sandbox/{path}", timeout=600, **kw)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_sandbox(*args: str, timeout: float = 600) -> SandboxProcess:
+    """Start ``python -m intercom_sandbox --port 0 ARGS`` and wait for its base URL line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "intercom_sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("http") or time.monotonic() > deadline:
+        proc.kill()
+        raise RuntimeError(f"sandbox did not start (printed {line!r})")
+    return SandboxProcess(proc, line)
