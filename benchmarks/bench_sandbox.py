@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import proc_cpu_seconds, proc_memory_mb, start_sandbox  # noqa: E402
+from _common import proc_cpu_seconds, proc_memory_mb, start_sandbox
 
 
 def walk_search(session: requests.Session, base: str, body: dict, max_pages: int) -> int:
@@ -28,7 +28,10 @@ def walk_search(session: requests.Session, base: str, body: dict, max_pages: int
     cursor = None
     while pages < max_pages:
         page_body = dict(body)
-        page_body["pagination"] = {"per_page": 150, **({"starting_after": cursor} if cursor else {})}
+        paging: dict = {"per_page": 150}
+        if cursor:
+            paging["starting_after"] = cursor
+        page_body["pagination"] = paging
         r = session.post(f"{base}/contacts/search", json=page_body, timeout=60)
         r.raise_for_status()
         data = r.json()
@@ -78,8 +81,9 @@ def main() -> None:
         base = sbx.base_url
         rss0, _ = proc_memory_mb(sbx.pid)
         created = sbx.control(
-            "POST", "seed", json={"users": users, "leads": leads, "companies": 500,
-                                   "conversations": convs}
+            "POST",
+            "seed",
+            json={"users": users, "leads": leads, "companies": 500, "conversations": convs},
         )["created"]
         seed_s = time.perf_counter() - t0
         rss, hwm = proc_memory_mb(sbx.pid)
@@ -89,16 +93,19 @@ def main() -> None:
         s = requests.Session()
         s.headers.update({"Authorization": f"Bearer {sbx.token}", "Intercom-Version": "2.16"})
         query = {
-            "query": {"operator": "AND", "value": [
-                {"field": "role", "operator": "=", "value": "user"},
-                {"field": "updated_at", "operator": ">", "value": 0},
-            ]},
+            "query": {
+                "operator": "AND",
+                "value": [
+                    {"field": "role", "operator": "=", "value": "user"},
+                    {"field": "updated_at", "operator": ">", "value": 0},
+                ],
+            },
             "sort": {"field": "updated_at", "order": "ascending"},
         }
         # First page alone: it pays for building the cached match list.
         measure("search, first page (cold)", sbx.pid, lambda: walk_search(s, base, query, 1))
         measure("search walk, 150/page", sbx.pid, lambda: walk_search(s, base, query, args.pages))
-        measure("list walk (GET /contacts), 150/page", sbx.pid, lambda: walk_list(s, base, args.pages))
+        measure("list walk, 150/page", sbx.pid, lambda: walk_list(s, base, args.pages))
         ids = [c["id"] for c in s.get(f"{base}/contacts", params={"per_page": 150}).json()["data"]]
 
         def gets() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -79,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         sandbox.app.faults.configure(
-            {"fault_rate": args.fault_rate, "latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms}
+            {
+                "fault_rate": args.fault_rate,
+                "latency_ms": args.latency_ms,
+                "jitter_ms": args.jitter_ms,
+            }
         )
     except ValueError as e:
         print(f"intercom-sandbox: {e}", file=sys.stderr)
@@ -88,10 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     print(sandbox.base_url, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     sandbox.stop()
     return 0
 

@@ -12,7 +12,9 @@ class Clock:
     def __init__(self, start: float | None = None, *, frozen: bool = False) -> None:
         self._lock = threading.Lock()
         self._offset = 0.0 if start is None else start - time.time()
-        self._frozen_at: float | None = (start if start is not None else time.time()) if frozen else None
+        self._frozen_at: float | None = (
+            (start if start is not None else time.time()) if frozen else None
+        )
 
     def now(self) -> float:
         """Current sandbox time, unix seconds (float)."""

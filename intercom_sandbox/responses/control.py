@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
-from intercom_sandbox.server import Request, Response
+from intercom_sandbox.server import Request, Response, freeze_heap
 
 if TYPE_CHECKING:
     from intercom_sandbox.server import SandboxApp
@@ -41,6 +41,7 @@ def seed(app: SandboxApp, req: Request) -> Response:
     if any(v < 0 for v in counts.values()):
         raise exc.ParameterInvalid("Seed counts must be >= 0")
     created = seed_backend(app.backend, counts)
+    freeze_heap()
     return Response(200, {"ok": True, "created": created})
 
 
@@ -83,7 +84,7 @@ def get_faults(app: SandboxApp, req: Request) -> dict[str, Any]:
 
 
 def set_faults(app: SandboxApp, req: Request) -> dict[str, Any]:
-    """Body: ``{"rates": {"500": 0.05, "drop": 0.02}, "latency_ms": 100, ...}``; ``{"clear": true}``."""
+    """Body: ``{"rates": {"500": 0.05, "drop": 0.02}, "latency_ms": 100}``; ``{"clear": true}``."""
     body = req.body_object()
     if body.pop("clear", False):
         app.faults.clear()

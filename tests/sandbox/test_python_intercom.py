@@ -96,7 +96,7 @@ def test_conversations_list_search_find(client):
 
 
 def test_companies_tags_admins(client):
-    company = client.companies.create_or_update(company_id="acme-1", name="Acme")
+    company = client.companies.create_or_update(request={"company_id": "acme-1", "name": "Acme"})
     assert client.companies.find(company.id).name == "Acme"
     tag = client.tags.create(request={"name": "vip"})
     assert tag.name == "vip"

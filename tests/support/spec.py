@@ -15,8 +15,25 @@ from typing import Any
 
 import orjson
 
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared/intercom-openapi/2.16/api.intercom.io.yaml"
+SPEC_PATH = (
+    Path(__file__).resolve().parents[2].parent / "shared/intercom-openapi/2.16/api.intercom.io.yaml"
+)
 SPEC_URI = "urn:intercom-openapi:2.16"
+
+
+# Where Intercom's documented behaviour and its 2.16 response schema disagree, the sandbox
+# follows the behaviour; each case is listed here with the schema it answers with instead.
+KNOWN_DEVIATIONS: dict[tuple[str, int], tuple[str, str]] = {
+    ("retrieveCompany", 200): (
+        "#/components/schemas/company",
+        "a lookup by company_id or name answers one `company` (python-intercom's "
+        "CompaniesRetrieveResponse is a union of company and company.list)",
+    ),
+    ("lisDataEvents", 200): (
+        "#/components/schemas/data_event_list",
+        "GET /events answers `event.list`; the summary shape only with summary=true",
+    ),
+}
 
 
 def spec_available() -> bool:
@@ -72,15 +89,16 @@ class SpecChecker:
             content = (resp.get("content") or {}).get("application/json")
             if not content or "schema" not in content:
                 return None, f"{operation_id} {status}: documented without a body"
-            pointer = "#/" + _pointer("paths", path, method, "responses", key, "content",
-                                      "application/json", "schema")
+            pointer = "#/" + _pointer(
+                "paths", path, method, "responses", key, "content", "application/json", "schema"
+            )
             where = f"{operation_id} {status}"
         elif status >= 400:
             pointer = "#/components/schemas/error"
             where = f"{operation_id} {status} (generic error schema)"
         else:
             raise AssertionError(
-                f"{operation_id} answered {status}, a success status the 2.16 spec does not document"
+                f"{operation_id} answered {status}, a success status the spec does not document"
             )
         cache_key = (operation_id, key if key in responses else "error")
         with self._lock:
@@ -92,6 +110,16 @@ class SpecChecker:
                 self._validators[cache_key] = validator
         return validator, where
 
+    def _validator_for_pointer(self, pointer: str) -> Any:
+        with self._lock:
+            validator = self._validators.get(("pointer", pointer))
+            if validator is None:
+                validator = self._validator_cls(
+                    {"$ref": SPEC_URI + pointer}, registry=self._registry
+                )
+                self._validators[("pointer", pointer)] = validator
+        return validator
+
     def errors(self, operation_id: str, status: int, payload: bytes) -> list[str]:
         """Messages for every way ``payload`` breaks the spec (empty list: conforms)."""
         if not self.has_operation(operation_id):
@@ -102,6 +130,11 @@ class SpecChecker:
         if not payload:
             return [f"{where}: expected a JSON body, got none"]
         body = orjson.loads(payload)
+        alternative = KNOWN_DEVIATIONS.get((operation_id, status))
+        if alternative is not None and validator.is_valid(body) is False:
+            alt = self._validator_for_pointer(alternative[0])
+            if alt.is_valid(body):
+                return []
         out = []
         for err in validator.iter_errors(body):
             loc = "/".join(str(p) for p in err.absolute_path)
