@@ -1,0 +1,142 @@
+"""tap-intercom at scale: 100k contacts + 10k conversations, at 0 ms and 100 ms per request.
+
+The sandbox runs in a subprocess (seeded once), so its CPU stays out of the tap's figures;
+the tap runs as its own subprocess too (``tap-intercom --config ...``, stdout read here), so
+its CPU, peak memory and wall time are exactly the process's. For each added latency it
+prints: wall time, records/s, tap CPU per 1,000 records (also net of the interpreter start-up
+and imports, measured with ``--discover``), API calls, 429s, and RSS sampled during the run
+(start / middle / end / peak: flat memory means the middle and end are close to the start).
+
+Targets (issue 3): at 100 ms latency, 100k contacts in <= 20 s wall; <= 90 ms CPU per 1,000
+records; memory flat. Figures only: nothing is asserted.
+
+    python benchmarks/bench_tap.py              # 80k users + 20k leads + 10k conversations
+    python benchmarks/bench_tap.py --small      # 8k + 2k + 1k, a quick look
+    python benchmarks/bench_tap.py --latencies 100 --workers 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import proc_memory_mb, start_sandbox
+
+
+def tap_command() -> list[str]:
+    script = Path(sys.executable).with_name("tap-intercom")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tap_intercom.tap"]
+
+
+def run_tap(args: list[str], *, sample_memory: bool) -> dict[str, float | list[float]]:
+    """Run the tap; count its records from stdout; return wall, CPU, RSS samples, counts."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [*tap_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    samples: list[float] = []
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            try:
+                rss, hwm = proc_memory_mb(proc.pid)
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                return
+            samples.append(rss)
+            peak[0] = max(peak[0], hwm)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if sample_memory:
+        sampler.start()
+    records = 0
+    tail = b""
+    assert proc.stdout is not None
+    while chunk := proc.stdout.read(1 << 20):
+        data = tail + chunk
+        records += data.count(b'{"type":"RECORD"')
+        tail = data[-20:]
+        records -= tail.count(b'{"type":"RECORD"')
+    _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    wall = time.monotonic() - started
+    if status != 0:
+        raise SystemExit(f"tap-intercom exited with status {status}")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "maxrss": max(peak[0], usage.ru_maxrss / 1024),
+        "records": float(records),
+        "samples": samples,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a tenth of the data")
+    parser.add_argument("--latencies", default="0,100", help="added ms per request, comma list")
+    parser.add_argument("--workers", type=int, default=8, help="tap max_workers")
+    args = parser.parse_args()
+
+    scale = 10 if args.small else 1
+    users, leads, convs = 80_000 // scale, 20_000 // scale, 10_000 // scale
+    print(f"seeding the sandbox: {users} users, {leads} leads, {convs} conversations ...")
+    t0 = time.monotonic()
+    sandbox = start_sandbox(
+        "--users", str(users), "--leads", str(leads), "--conversations", str(convs),
+        "--companies", str(200 // scale), "--random-seed", "3",
+    )  # fmt: skip
+    print(f"  ready in {time.monotonic() - t0:.1f}s at {sandbox.base_url}")
+    try:
+        with TemporaryDirectory() as tmp:
+            config = Path(tmp) / "config.json"
+            config.write_text(
+                json.dumps(
+                    {
+                        "access_token": sandbox.token,
+                        "api_url": sandbox.base_url,
+                        "start_date": "2000-01-01T00:00:00Z",
+                        "max_workers": args.workers,
+                    }
+                )
+            )
+            base = run_tap(["--config", str(config), "--discover"], sample_memory=False)
+            print(f"  tap start-up (imports + discovery): {base['cpu']:.2f}s CPU")
+            for latency in (float(x) for x in args.latencies.split(",")):
+                sandbox.control("POST", "faults", json={"clear": True, "latency_ms": latency})
+                sandbox.control("DELETE", "stats")
+                r = run_tap(["--config", str(config)], sample_memory=True)
+                stats = sandbox.control("GET", "stats")
+                calls = stats["total"]
+                rejected = sum(ops.get("429", 0) for ops in stats["operations"].values())
+                n = r["records"]
+                assert isinstance(n, float) and isinstance(r["cpu"], float)
+                samples = r["samples"]
+                assert isinstance(samples, list)
+                rss = [samples[0], samples[len(samples) // 2], samples[-1]] if samples else []
+                print(
+                    f"\nlatency {latency:.0f} ms, {args.workers} workers: {n:.0f} records\n"
+                    f"  wall          {r['wall']:.2f} s  ({n / float(r['wall']):.0f} records/s)\n"
+                    f"  tap CPU       {r['cpu']:.2f} s = {r['cpu'] / n * 1e6:.1f} ms per 1,000 "
+                    f"records ({(r['cpu'] - float(base['cpu'])) / n * 1e6:.1f} ms net of "
+                    f"start-up)\n"
+                    f"  API calls     {calls} ({rejected} x 429)\n"
+                    f"  tap RSS       start/middle/end "
+                    f"{' / '.join(f'{x:.0f}' for x in rss)} MB, peak {r['maxrss']:.0f} MB"
+                )
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
