@@ -74,8 +74,11 @@ def show(db: Path, expected: dict[str, int]) -> int:
             check = f"  (sandbox has {expected[table]}: {'ok' if ok else 'MISMATCH'})"
         print(f"== {table}: {n} rows{check}")
         cols = [c[0] for c in con.execute(f'describe intercom."{table}"').fetchall()]
-        keep = [c for c in ("id", "name", "email", "role", "title", "state", "updated_at",
-                            "created_at") if c in cols][:5] or cols[:5]
+        keep = [
+            c
+            for c in ("id", "name", "email", "role", "title", "state", "updated_at", "created_at")
+            if c in cols
+        ][:5] or cols[:5]
         rows = con.execute(
             f'select {", ".join(chr(34) + c + chr(34) for c in keep)} from intercom."{table}" '
             "limit 3"

@@ -8,6 +8,7 @@ One source for the settings lists that users see elsewhere, so they never drift 
     python scripts/plugin_settings.py meltano
     python scripts/plugin_settings.py check-meltano
     python scripts/plugin_settings.py readme
+    python scripts/plugin_settings.py check-readme
 """
 
 from __future__ import annotations
@@ -109,10 +110,13 @@ def check_meltano() -> list[str]:
     return problems
 
 
-def readme() -> None:
-    """Replace the text between `<!-- settings:NAME -->` markers with the plugin's table."""
+def readme(*, write: bool = True) -> bool:
+    """Replace the text between `<!-- settings:NAME -->` markers with the plugin's table.
+
+    Returns whether the README already held those tables; ``write=False`` only checks.
+    """
     path = ROOT / "README.md"
-    text = path.read_text()
+    original = text = path.read_text()
     for plugin in plugin_classes():
         about = subprocess.run(
             [str(Path(sys.executable).parent / plugin), "--about", "--format=markdown"],
@@ -130,7 +134,9 @@ def readme() -> None:
             raise SystemExit(f"README.md has no {begin} ... {end} markers")
         block = begin + "\n" + "\n".join(rows) + "\n" + end
         text = pattern.sub(lambda _m, block=block: block, text)
-    path.write_text(text)
+    if write and text != original:
+        path.write_text(text)
+    return text == original
 
 
 def main() -> int:
@@ -146,6 +152,10 @@ def main() -> int:
     if cmd == "readme":
         readme()
         return 0
+    if cmd == "check-readme":
+        ok = readme(write=False)
+        print("README settings tables are current" if ok else "README settings tables are stale")
+        return 0 if ok else 1
     print(__doc__)
     return 2
 
