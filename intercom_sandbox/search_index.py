@@ -71,7 +71,7 @@ class SearchCache:
     place (a bisect and a list insert) so writes between pages cost no rescan.
     """
 
-    def __init__(self, max_entries: int = 8) -> None:
+    def __init__(self, max_entries: int = 64) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, Matches] = OrderedDict()
         self.hits = 0

@@ -27,7 +27,11 @@ def api(sandbox: RunningSandbox) -> Iterator[requests.Session]:
     """A raw HTTP session on the sandbox with auth; ``api.base`` is the base URL."""
     s = requests.Session()
     s.headers.update(
-        {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json", "Intercom-Version": "2.16"}
+        {
+            "Authorization": f"Bearer {TOKEN}",
+            "Accept": "application/json",
+            "Intercom-Version": "2.16",
+        }
     )
     s.base = sandbox.base_url  # type: ignore[attr-defined]
     try:

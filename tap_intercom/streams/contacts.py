@@ -1,0 +1,162 @@
+"""Streams `users` and `leads`: Intercom contacts of one role, with tag and company names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from typing_extensions import override
+
+from intercom_api import errors
+from intercom_api import query as q
+from tap_intercom.client import IntercomStream, log
+
+MAX_MERGE_HOPS = 3  # Intercom resolves up to 3 merge hops (FACTS.md §2.3)
+
+
+class ContactsStream(IntercomStream):
+    """Contacts of ``role``, via POST /contacts/search (day-granular dates, FACTS.md §2.6)."""
+
+    search_path = "/contacts/search"
+    list_key = "data"
+    day_granular = True
+    role: ClassVar[str]
+    ids_setting: ClassVar[str]
+
+    @override
+    def base_filters(self) -> tuple[dict[str, Any], ...]:
+        return (q.filter("role", "=", self.role),)
+
+    @override
+    def lookup_ids(self) -> list[str] | None:
+        ids = self.config.get(self.ids_setting)
+        return [str(i) for i in ids] if ids else None
+
+    # -- names of tags and companies (the original connector exposed them) -------------------
+    @override
+    def on_expected(self, total: int) -> None:
+        # Start listing companies (if worth it) while the range is being cut.
+        self.intercom_tap.company_names.preload_async(total)
+
+    @override
+    def enrich(self, records: list[dict[str, Any]]) -> None:
+        tap = self.intercom_tap
+        tag_names, company_names = tap.tag_names, tap.company_names
+        if self._reader is not None:
+            company_names.preload(self._reader.expected)  # waits if under way
+        company_names.prefetch(
+            str(item["id"])
+            for rec in records
+            if isinstance(rec.get("companies"), dict) and not rec["companies"].get("has_more")
+            for item in rec["companies"].get("data") or []
+            if isinstance(item, dict) and item.get("id") is not None
+        )
+        for rec in records:
+            tags = rec.get("tags")
+            if isinstance(tags, dict):
+                if tags.get("has_more"):
+                    tags["data"] = self._all_tags(rec["id"])
+                else:
+                    for item in tags.get("data") or []:
+                        if isinstance(item, dict) and item.get("id") is not None:
+                            item["name"] = tag_names.name(str(item["id"]))
+            companies = rec.get("companies")
+            if isinstance(companies, dict):
+                if companies.get("has_more"):
+                    companies["data"] = self._all_companies(rec["id"])
+                else:
+                    for item in companies.get("data") or []:
+                        if isinstance(item, dict) and item.get("id") is not None:
+                            item["name"] = company_names.name(str(item["id"]))
+
+    def _all_tags(self, contact_id: str) -> list[dict[str, Any]]:
+        """A contact shows at most 10 tags (FACTS.md §2.1); the rest come from its tags list."""
+        data = self.client.get(f"/contacts/{quote(contact_id, safe='')}/tags")
+        return [
+            {"type": "tag", "id": t.get("id"), "url": f"/tags/{t.get('id')}", "name": t.get("name")}
+            for t in data.get("data") or []
+        ]
+
+    def _all_companies(self, contact_id: str) -> list[dict[str, Any]]:
+        """At most 10 companies are embedded (FACTS.md §2.1); page through the rest."""
+        out: list[dict[str, Any]] = []
+        for page in self.client.iter_pages(
+            f"/contacts/{quote(contact_id, safe='')}/companies", list_key="companies"
+        ):
+            self.intercom_tap.company_names.prime(page)
+            out.extend(
+                {
+                    "type": "company",
+                    "id": c.get("id"),
+                    "url": f"/companies/{c.get('id')}",
+                    "name": c.get("name"),
+                }
+                for c in page
+            )
+        return out
+
+    # -- read by ids (the original connector's "Get a user" / "Get a lead") -------------------
+    def _get_contact(self, contact_id: str) -> dict[str, Any] | None:
+        """GET /contacts/{id}, following a merged id through its 410 Link (FACTS.md §2.3)."""
+        current = contact_id
+        for _ in range(MAX_MERGE_HOPS + 1):
+            try:
+                return self.client.get(f"/contacts/{quote(current, safe='')}")
+            except errors.GoneError as e:
+                if not e.canonical_id or e.canonical_id == current:
+                    break
+                log.info("%s: contact %s was merged into %s", self.name, current, e.canonical_id)
+                current = e.canonical_id
+            except errors.NotFoundError:
+                log.warning(
+                    "%s: contact %s (from setting %s) does not exist; skipped",
+                    self.name,
+                    contact_id,
+                    self.ids_setting,
+                )
+                return None
+        log.warning("%s: merged contact %s could not be resolved; skipped", self.name, contact_id)
+        return None
+
+    @override
+    def records_by_id(self, ids: list[str]) -> Iterator[dict[str, Any]]:
+        unique = list(dict.fromkeys(ids))
+        workers = min(self.max_workers, len(unique))
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="tap-intercom-ids") as pool:
+            contacts = list(pool.map(self._get_contact, unique))
+        seen: set[str] = set()
+        for asked, contact in zip(unique, contacts, strict=True):
+            if contact is None or contact.get("id") in seen:
+                continue
+            if contact.get("role") != self.role:
+                log.warning(
+                    "%s: contact %s (from setting %s) is a %s, not a %s; skipped",
+                    self.name,
+                    asked,
+                    self.ids_setting,
+                    contact.get("role"),
+                    self.role,
+                )
+                continue
+            seen.add(contact["id"])
+            self.enrich([contact])
+            self._convert(contact)
+            yield contact
+
+
+class UsersStream(ContactsStream):
+    """Contacts with role ``user``."""
+
+    name = "users"
+    role = "user"
+    ids_setting = "user_ids"
+
+
+class LeadsStream(ContactsStream):
+    """Contacts with role ``lead``; with no state, no start_date and no ids: every lead."""
+
+    name = "leads"
+    role = "lead"
+    ids_setting = "lead_ids"

@@ -1,0 +1,212 @@
+"""Stream `conversation_parts`: the parts of every conversation updated since the bookmark.
+
+Parts exist only inside GET /conversations/{id} (search and list items have none, FACTS.md
+§3), so the stream searches conversations exactly as `conversations` does (sorted on
+``updated_at``, cut into slices, walked on worker threads) and, for each page of changed
+conversations, fetches them concurrently on a pool of ``max_workers`` threads, all spending
+the run's one rate budget. One call per changed conversation, plus one search page per 150;
+the `conversations` stream is untouched (and pays nothing) when parts are not selected.
+
+- The bookmark is the conversations' ``updated_at`` (``conversation_updated_at`` on every
+  part): the search reader's watermark, as for the core streams.
+- A conversation is fetched again only if it changed: the search lag margin makes each run
+  re-read the last minutes before the previous one, so the state remembers which
+  conversations of that overlap were fetched, at which ``updated_at`` (``fetched``).
+- A conversation deleted between search and fetch (404) is skipped with a log line.
+- Intercom returns only the 500 most recent parts of a conversation (FACTS.md §3): when
+  ``total_count`` says there are more, a warning names the conversation and how many
+  parts are missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
+
+from typing_extensions import override
+
+from intercom_api import errors
+from intercom_api import query as q
+from tap_intercom.client import IntercomStream, parse_ts
+from tap_intercom.planner import SplitPolicy, Unit
+from tap_intercom.reader import RangeReader
+from tap_intercom.slicing import range_slice
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers import types
+
+    from tap_intercom.tap import TapIntercom
+
+log = logging.getLogger("tap_intercom")
+
+FETCHED_KEY = "fetched"  # state: conversation id -> updated_at, for the overlap window
+
+
+class ConversationPartsStream(IntercomStream):
+    """One record per conversation part, with its ``conversation_id``."""
+
+    name = "conversation_parts"
+    search_path = "/conversations/search"
+    list_key = "conversations"
+    day_granular = False
+    selected_by_default = False  # one call per changed conversation: chosen, not implied
+    primary_keys: ClassVar[list[str]] = ["conversation_id", "id"]  # type: ignore[misc]
+    # The field searched, sliced and watermarked: the conversations' updated_at. The
+    # replication key (what the bookmark is called) is its copy on every part.
+    search_key: ClassVar[str] = "updated_at"
+
+    def __init__(self, tap: TapIntercom) -> None:
+        super().__init__(tap)
+        self.replication_key = "conversation_updated_at"
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._known: dict[str, int] = {}  # from the state: fetched by an earlier run
+        self._fetched_now: dict[str, int] = {}
+        self.counts = {"fetched": 0, "unchanged": 0, "deleted": 0, "truncated": 0}
+
+    # -- search on the conversations' key (IntercomStream searches on replication_key) ----
+    @override
+    def _query(self, filters: Iterable[dict[str, Any]]) -> dict[str, Any]:
+        items = list(filters) or [q.filter(self.search_key, ">", 0)]
+        return q.and_(*items)
+
+    @property
+    @override
+    def _sort(self) -> dict[str, str]:
+        return {"field": self.search_key, "order": "ascending"}
+
+    @override
+    def _pages(self, start: int | None, end: int | None) -> Iterator[list[dict[str, Any]]]:
+        key = self.search_key
+        offset = self.client.server_clock_offset() or 0.0
+        now = int(dt.datetime.now(dt.timezone.utc).timestamp() + offset)
+        policy = SplitPolicy(field=key, calendar=None, workers=self.max_workers, now=now)
+        self._reader = RangeReader(
+            Unit(range_slice(key, start, end, cal=None)),
+            search_page=self._search_page,
+            shape=self.shape,
+            policy=policy,
+            field=key,
+            list_key=self.list_key,
+            workers=self.max_workers,
+        )
+        yield from self._reader
+
+    # -- reading ----------------------------------------------------------------------------
+    @override
+    def get_records(self, context: types.Context | None) -> Iterable[dict[str, Any]]:
+        state = self.get_context_state(context)
+        known = state.get(FETCHED_KEY)
+        self._known = (
+            {str(k): v for k, v in known.items() if isinstance(v, int)}
+            if isinstance(known, dict) and state.get("replication_key") == self.replication_key
+            else {}
+        )
+        self._fetched_now = {}
+        self.counts = dict.fromkeys(self.counts, 0)
+        self._pool = ThreadPoolExecutor(
+            max(1, self.max_workers), thread_name_prefix="tap-intercom-parts"
+        )
+        try:
+            yield from super().get_records(context)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._remember_fetched(state)
+        self.logger.info(
+            "conversation_parts: %(fetched)d conversations fetched, %(unchanged)d unchanged "
+            "since the last run (not fetched), %(deleted)d deleted before their fetch, "
+            "%(truncated)d with more parts than Intercom returns",
+            self.counts,
+        )
+
+    def _remember_fetched(self, state: dict[str, Any]) -> None:
+        """Keep, in the state, the conversations fetched after the new bookmark."""
+        mark = state.get("replication_key_value")
+        floor = parse_ts(mark) if isinstance(mark, str) else None
+        merged = {**self._known, **self._fetched_now}
+        state[FETCHED_KEY] = {cid: ts for cid, ts in merged.items() if floor is None or ts > floor}
+
+    @override
+    def shape(self, page: list[dict[str, Any]], unit: Unit, seen: set[str]) -> list[dict[str, Any]]:
+        """Runs on a reader thread: keep the unit's conversations, fetch them, emit parts."""
+        key = self.search_key
+        todo: list[tuple[str, int]] = []
+        unchanged = 0
+        for rec in page:
+            ts = rec.get(key)
+            if not isinstance(ts, (int, float)):
+                log.warning("%s: conversation %s has no %s; skipped", self.name, rec.get("id"), key)
+                continue
+            ts = int(ts)
+            cid = str(rec.get("id"))
+            if not unit.contains(ts) or cid in seen:
+                continue  # another slice's, or already read
+            seen.add(cid)
+            if self._known.get(cid) == ts:
+                unchanged += 1  # fetched by the previous run at this very updated_at
+                continue
+            todo.append((cid, ts))
+        if unchanged:
+            with self._lock:
+                self.counts["unchanged"] += unchanged
+        if not todo:
+            return []
+        assert self._pool is not None
+        out: list[dict[str, Any]] = []
+        for (cid, ts), conv in zip(todo, self._pool.map(self._fetch, todo), strict=True):
+            if conv is not None:
+                out.extend(self._parts(cid, ts, conv))
+        return out
+
+    def _fetch(self, item: tuple[str, int]) -> dict[str, Any] | None:
+        """GET /conversations/{id} (runs on the fetch pool); None if it was deleted."""
+        cid, ts = item
+        try:
+            conv = self.client.get(f"/conversations/{quote(cid, safe='')}")
+        except errors.NotFoundError:
+            log.info(
+                "%s: conversation %s was deleted after the search listed it; skipped",
+                self.name,
+                cid,
+            )
+            with self._lock:
+                self.counts["deleted"] += 1
+            return None
+        with self._lock:
+            self.counts["fetched"] += 1
+            self._fetched_now[cid] = ts
+        return conv
+
+    def _parts(self, cid: str, listed_ts: int, conv: dict[str, Any]) -> list[dict[str, Any]]:
+        block = conv.get("conversation_parts") or {}
+        parts = [p for p in block.get("conversation_parts") or [] if isinstance(p, dict)]
+        total = block.get("total_count")
+        if isinstance(total, int) and total > len(parts):
+            # Only the 500 most recent parts come back (FACTS.md §3).
+            log.warning(
+                "%s: conversation %s has %d parts but Intercom returns only the %d most "
+                "recent; its %d oldest parts are not extracted",
+                self.name,
+                cid,
+                total,
+                len(parts),
+                total - len(parts),
+            )
+            with self._lock:
+                self.counts["truncated"] += 1
+        updated = conv.get("updated_at")
+        if not isinstance(updated, int):
+            updated = listed_ts
+        convert = self._convert
+        out = []
+        for part in parts:
+            rec = {**part, "conversation_id": cid, "conversation_updated_at": updated}
+            convert(rec)
+            out.append(rec)
+        return out

@@ -1,0 +1,271 @@
+"""tap-intercom: settings, the stream list, and the run-wide API client and look-ups."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib.encoding.simple import Message
+from typing_extensions import override
+
+from intercom_api import ClientSettings, ConfigError, IntercomClient, errors
+from tap_intercom.client import parse_ts
+from tap_intercom.lookups import CompanyNames, TagNames
+from tap_intercom.streams import STREAM_TYPES
+
+log = logging.getLogger("tap_intercom")
+STREAM_NAMES = [s.name for s in STREAM_TYPES]
+
+
+class BufferedMsgSpecWriter(MsgSpecWriter):
+    """The SDK's msgspec writer, flushing stdout only after non-RECORD messages.
+
+    A STATE message always follows the records it covers, so a target never sees a state
+    before its records; records no longer cost a flush (a syscall) each.
+    """
+
+    @override
+    def write_message(self, message: Message) -> None:
+        out = sys.stdout.buffer
+        out.write(self.format_message(message))
+        if message.__class__ is not RecordMessage:
+            sys.stdout.flush()
+            out.flush()
+
+
+class TapIntercom(Tap):
+    """Singer tap for Intercom: users, leads and conversations, incremental and concurrent."""
+
+    name = "tap-intercom"
+    message_writer_class = BufferedMsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "access_token",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="Intercom access token (Developer Hub > your app > Authentication).",
+        ),
+        th.Property(
+            "region",
+            th.StringType,
+            default="us",
+            allowed_values=["us", "eu", "au"],
+            description="Region of the workspace: us, eu or au (picks the API host).",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description=(
+                "Base URL overriding region (https only; plain http only for a loopback host "
+                "such as the local intercom-sandbox)."
+            ),
+        ),
+        th.Property(
+            "intercom_version",
+            th.StringType,
+            default="2.16",
+            description="Value of the Intercom-Version header.",
+        ),
+        th.Property(
+            "user_agent", th.StringType, description="User-Agent header sent with every request."
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=30,
+            description="Seconds to wait for one HTTP response before retrying.",
+        ),
+        th.Property(
+            "max_requests_per_minute",
+            th.IntegerType,
+            default=8000,
+            description=(
+                "Our own request budget, spent in 10-second windows; keep it below the app's "
+                "Intercom limit (10,000/min by default)."
+            ),
+        ),
+        th.Property(
+            "max_workers",
+            th.IntegerType,
+            default=8,
+            description="Threads fetching time slices of a stream concurrently.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Retries of a failed request (429, 5xx, timeouts, dropped connections).",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Earliest replication-key value to extract (ISO 8601), without state.",
+        ),
+        th.Property(
+            "end_date",
+            th.DateTimeType,
+            description="Extract only records whose replication key is before this (ISO 8601).",
+        ),
+        th.Property(
+            "search_lag_margin_seconds",
+            th.IntegerType,
+            default=600,
+            description=(
+                "How far behind writes Intercom's search may lag. The saved bookmark never "
+                "passes sync start minus this margin, so the next run re-reads that window."
+            ),
+        ),
+        th.Property(
+            "replicate_by_created_at",
+            th.ArrayType(th.StringType),
+            default=[],
+            description=(
+                "Streams (users, leads, conversations) replicated by created_at instead of "
+                "updated_at: new records only, updates to older records are not extracted."
+            ),
+        ),
+        th.Property(
+            "user_ids",
+            th.ArrayType(th.StringType),
+            description="Emit only these users (Intercom ids) in stream users; state untouched.",
+        ),
+        th.Property(
+            "lead_ids",
+            th.ArrayType(th.StringType),
+            description="Emit only these leads (Intercom ids) in stream leads; state untouched.",
+        ),
+        th.Property(
+            "workspace_timezone",
+            th.StringType,
+            default="UTC",
+            description=(
+                "IANA timezone of the workspace (Settings > General). Contact search matches "
+                "dates by calendar day in this timezone, so day slices must align with it."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sync_started: float | None = None
+        self._sync_start_lock = threading.Lock()
+        self._sync_start_value: int | None = None
+        super().__init__(*args, **kwargs)
+
+    # -- config -----------------------------------------------------------------------------
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        found = super()._validate_config(raise_errors=False)
+        if not found:
+            found = self._check_settings()
+        if found and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=found, schema=self.config_jsonschema
+            )
+        return found
+
+    def _check_settings(self) -> list[str]:
+        """What JSON Schema cannot say: one clear line per problem, naming the setting."""
+        problems: list[str] = []
+        try:
+            ClientSettings.from_config(self.config)
+        except ConfigError as e:
+            problems.append(str(e))
+        for key in ("start_date", "end_date"):
+            if self.config.get(key):
+                try:
+                    parse_ts(self.config[key])
+                except (TypeError, ValueError):
+                    problems.append(
+                        f"{key} must be an ISO 8601 date-time (got {self.config[key]!r})."
+                    )
+        tz = self.config.get("workspace_timezone") or "UTC"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"workspace_timezone must be an IANA timezone name (got {tz!r}).")
+        unknown = set(self.config.get("replicate_by_created_at") or []) - set(STREAM_NAMES)
+        if unknown:
+            problems.append(
+                f"replicate_by_created_at lists unknown streams {sorted(unknown)}; "
+                f"known: {', '.join(STREAM_NAMES)}."
+            )
+        if int(self.config.get("search_lag_margin_seconds", 600)) < 0:
+            problems.append("search_lag_margin_seconds must be >= 0.")
+        return problems
+
+    # -- run-wide objects -------------------------------------------------------------------
+    @cached_property
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings.from_config(self.config)
+
+    @cached_property
+    def client(self) -> IntercomClient:
+        return IntercomClient(self.client_settings)
+
+    @cached_property
+    def tag_names(self) -> TagNames:
+        return TagNames(self.client)
+
+    @cached_property
+    def company_names(self) -> CompanyNames:
+        return CompanyNames(self.client, self.client_settings.max_workers)
+
+    def sync_start(self) -> int:
+        """When this sync started: the earlier of the local clock and the server's (Date)."""
+        with self._sync_start_lock:
+            if self._sync_start_value is None:
+                local = self._sync_started or self.initialized_at / 1000
+                offset = self.client.server_clock_offset()
+                if offset is None:
+                    try:
+                        self.client.get("/me")  # cheap; also fails fast on a bad token
+                    except (errors.AuthenticationError, errors.ForbiddenError):
+                        raise
+                    except errors.IntercomError as e:
+                        log.warning("could not read the server clock (%s); using ours", e)
+                    offset = self.client.server_clock_offset()
+                self._sync_start_value = int(local + min(0.0, offset or 0.0))
+            return self._sync_start_value
+
+    @override
+    def discover_streams(self) -> list[Stream]:
+        return [stream_type(self) for stream_type in STREAM_TYPES]
+
+    @override
+    def sync_all(self) -> None:
+        self._sync_started = time.time()
+        try:
+            super().sync_all()
+        except (errors.AuthenticationError, errors.ForbiddenError) as e:
+            # A settings problem (token, region): one clear line and exit 1, no traceback.
+            raise ConfigValidationError(str(e), errors=[str(e)]) from None
+        finally:
+            if "client" in self.__dict__:
+                stats = self.client.stats
+                log.info(
+                    "API calls: %d (retries %d, rate-limited %d, by status %s)",
+                    stats["requests"],
+                    stats["retries"],
+                    stats["rate_limited"],
+                    stats["by_status"],
+                )
+                if "company_names" in self.__dict__:
+                    self.company_names.close()
+                self.client.close()
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    TapIntercom.cli()
