@@ -1,0 +1,1 @@
+"""target-intercom: a Singer target writing users, leads, companies and events to Intercom."""

@@ -1,0 +1,529 @@
+"""Record -> Intercom request fields: validation and conversion shared by every sink.
+
+Input comes from CSV files and databases as often as from taps, so values are accepted in
+their common spellings: timestamps as ISO 8601 or unix seconds, booleans as ``true``/``1``/
+``yes``, id lists as a list or a comma-separated string. ``None`` and ``""`` mean "not
+provided" (a CSV's empty cell): the field is left as it is in Intercom. Every problem
+raises ``RecordRejected`` with a reason naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from target_intercom.outcomes import RecordRejected
+
+# Intercom accepts only whole seconds (FACTS.md §8); larger values are milliseconds by mistake.
+_MAX_UNIX_SECONDS = 100_000_000_000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+DELETED_AT = "_sdc_deleted_at"
+
+# Fields of a contact as the tap (or an Intercom export) reads them that cannot be written:
+# a record coming back from tap-intercom carries them; they are ignored, not sent as
+# custom attributes (FACTS.md §2.1).
+READ_ONLY_CONTACT_FIELDS = frozenset(
+    {
+        "id",
+        "type",
+        "workspace_id",
+        "role",
+        "created_at",
+        "updated_at",
+        "email_domain",
+        "has_hard_bounced",
+        "marked_email_as_spam",
+        "last_replied_at",
+        "last_contacted_at",
+        "last_email_opened_at",
+        "last_email_clicked_at",
+        "language_override",
+        "browser",
+        "browser_version",
+        "browser_language",
+        "os",
+        "android_app_name",
+        "android_app_version",
+        "android_device",
+        "android_os_version",
+        "android_sdk_version",
+        "android_last_seen_at",
+        "ios_app_name",
+        "ios_app_version",
+        "ios_device",
+        "ios_os_version",
+        "ios_sdk_version",
+        "ios_last_seen_at",
+        "location",
+        "location_data",
+        "social_profiles",
+        "notes",
+        "merge_history",
+        "opted_in_subscription_types",
+        "opted_out_subscription_types",
+        "utm_campaign",
+        "utm_content",
+        "utm_medium",
+        "utm_source",
+        "utm_term",
+        "referrer",
+        "enabled_push_messaging",
+        "formatted_phone",
+        "session_count",
+        "pseudonym",
+        "anonymous",
+        "archived",
+    }
+)
+READ_ONLY_COMPANY_FIELDS = frozenset(
+    {
+        "id",
+        "type",
+        "app_id",
+        "created_at",
+        "updated_at",
+        "last_request_at",
+        "session_count",
+        "user_count",
+        "tags",
+        "segments",
+    }
+)
+
+
+# -- scalar conversions ------------------------------------------------------------------
+
+
+def blank(value: Any) -> bool:
+    """None or an empty / whitespace-only string: "not provided"."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def to_unix(value: Any, name: str) -> int:
+    """ISO 8601 text, a date/datetime, or unix seconds -> unix seconds (UTC when naive)."""
+    if isinstance(value, bool):
+        raise RecordRejected(f"{name}={value!r} is not a timestamp: send ISO 8601 or unix seconds")
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return int(aware.timestamp())
+    if isinstance(value, dt.date):
+        return int(
+            dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp()
+        )
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        value = Decimal(value.strip())
+    if isinstance(value, (int, float, Decimal)):
+        if value < 0 or value >= _MAX_UNIX_SECONDS:
+            raise RecordRejected(
+                f"{name}={value} is out of range for unix seconds (milliseconds?): send "
+                "unix seconds or ISO 8601"
+            )
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                return to_unix(dt.date.fromisoformat(text), name)
+            except ValueError:
+                raise RecordRejected(
+                    f"{name}={value!r} is not a timestamp: send ISO 8601 (2024-05-01T12:00:00Z) "
+                    "or unix seconds"
+                ) from None
+        return to_unix(parsed, name)
+    raise RecordRejected(f"{name} has type {type(value).__name__}: send ISO 8601 or unix seconds")
+
+
+def to_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, Decimal)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise RecordRejected(f"{name}={value!r} is not a boolean: send true or false")
+
+
+def to_int(value: Any, name: str, *, maximum: int | None = None) -> int:
+    """A whole number; floats are truncated (as Intercom does for monthly_spend, §4)."""
+    if isinstance(value, bool):
+        raise RecordRejected(f"{name}={value!r} is not a number")
+    try:
+        number = int(Decimal(str(value).strip()))
+    except (ArithmeticError, ValueError):
+        raise RecordRejected(f"{name}={value!r} is not a number") from None
+    if maximum is not None and number > maximum:
+        raise RecordRejected(f"{name}={number} is above Intercom's limit of {maximum}")
+    return number
+
+
+def to_text(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    raise RecordRejected(f"{name} must be text (got {type(value).__name__})")
+
+
+def plain(value: Any, name: str) -> Any:
+    """A custom attribute / metadata value as JSON Intercom accepts: str, number, bool, null."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (dt.datetime, dt.date)):
+        return to_unix(value, name)
+    raise RecordRejected(
+        f"{name} holds a {type(value).__name__}; Intercom attributes take a string, a number, "
+        "a boolean or a timestamp: flatten it (stream_maps) or drop the column"
+    )
+
+
+def normalize_email(value: Any, name: str = "email") -> str:
+    """A stripped e-mail address, or RecordRejected naming the bad value."""
+    if not isinstance(value, str):
+        raise RecordRejected(f"{name} must be text (got {type(value).__name__})")
+    email = value.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise RecordRejected(f"{name}={value!r} is not a valid e-mail address")
+    return email
+
+
+def email_key(email: str) -> str:
+    """The form e-mails are compared in (Intercom matches them case-insensitively)."""
+    return email.strip().lower()
+
+
+def split_list(value: Any, name: str, *, keys: tuple[str, ...] = ()) -> list[str]:
+    """One value, a list, a comma-separated string, or the list objects Intercom returns."""
+    if blank(value):
+        return []
+    if isinstance(value, Mapping):  # {"type": "list", "data": [...]} as the tap reads it
+        for list_key in ("data", "companies", "tags"):
+            if isinstance(value.get(list_key), list):
+                return split_list(value[list_key], name, keys=keys)
+        value = [value]
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return split_list(json.loads(text), name, keys=keys)
+            except json.JSONDecodeError:
+                pass
+        items: Iterable[Any] = text.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        items = [value]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            item = next((item[k] for k in keys if not blank(item.get(k))), None)
+            if item is None:
+                raise RecordRejected(f"{name}: an entry has none of the keys {', '.join(keys)}")
+        if blank(item):
+            continue
+        text = to_text(item, name)
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def custom_attribute_object(value: Any, name: str) -> dict[str, Any]:
+    """The ``custom_attributes`` column: an object, or an object serialised as JSON text."""
+    if blank(value):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise RecordRejected(f"{name} is text but not a JSON object") from None
+    if not isinstance(value, Mapping):
+        raise RecordRejected(f"{name} must be an object of attribute names to values")
+    return {str(k): plain(v, f"{name}.{k}") for k, v in value.items()}
+
+
+def is_deleted(record: Mapping[str, Any]) -> bool:
+    return not blank(record.get(DELETED_AT))
+
+
+def extra_columns(
+    record: Mapping[str, Any], known: Iterable[str], read_only: frozenset[str]
+) -> dict[str, Any]:
+    """Columns that are neither known fields, read-only fields nor Singer metadata."""
+    known_set = set(known)
+    return {
+        k: v
+        for k, v in record.items()
+        if k not in known_set and k not in read_only and not k.startswith("_sdc_")
+    }
+
+
+# -- contacts ----------------------------------------------------------------------------
+
+CONTACT_FIELDS = (
+    "email",
+    "external_id",
+    "user_id",
+    "name",
+    "phone",
+    "avatar",
+    "image_url",
+    "signed_up_at",
+    "last_seen_at",
+    "last_request_at",
+    "owner_id",
+    "unsubscribed_from_emails",
+    "custom_attributes",
+    "companies",
+    "tags",
+)
+
+
+@dataclass
+class ContactInput:
+    """A users/leads record, checked and converted."""
+
+    email: str | None
+    external_id: str | None
+    fields: dict[str, Any]  # standard writable fields other than email / external_id
+    custom_attributes: dict[str, Any]
+    companies: list[str]
+    tags: list[str]
+    deleted: bool
+    ignored: list[str] = field(default_factory=list)
+    tag_ids: list[str] = field(default_factory=list)  # filled in once tags are resolved
+
+    def body(self) -> dict[str, Any]:
+        """Every field to set, as a create/update body (without role)."""
+        body: dict[str, Any] = {}
+        if self.email is not None:
+            body["email"] = self.email
+        if self.external_id is not None:
+            body["external_id"] = self.external_id
+        body.update(self.fields)
+        if self.custom_attributes:
+            body["custom_attributes"] = dict(self.custom_attributes)
+        return body
+
+
+def map_contact(record: Mapping[str, Any], role: str, *, extra: str) -> ContactInput:
+    """Check and convert a users (role user) or leads (role lead) record."""
+    given_role = record.get("role")
+    if not blank(given_role) and given_role != role:
+        other = "leads" if role == "user" else "users"
+        raise RecordRejected(
+            f"role={given_role!r} in the {role}s stream: send it to the {other} stream "
+            "(or rename the stream with stream_maps)"
+        )
+    email = None if blank(record.get("email")) else normalize_email(record["email"])
+    ext = _one_of(record, "external_id", "user_id")
+    external_id = None if ext is None else to_text(ext, "external_id")
+    if role == "user" and email is None and external_id is None:
+        raise RecordRejected(
+            "missing key: a users record needs email or external_id (user_id) to be matched"
+        )
+    if role == "lead" and email is None:
+        raise RecordRejected("missing email: a leads record needs an e-mail address")
+
+    fields: dict[str, Any] = {}
+    for name in ("name", "phone"):
+        if not blank(record.get(name)):
+            fields[name] = to_text(record[name], name)
+    avatar = _one_of(record, "avatar", "image_url")
+    if isinstance(avatar, Mapping):
+        avatar = avatar.get("image_url")
+    if not blank(avatar):
+        fields["avatar"] = to_text(avatar, "avatar")
+    if not blank(record.get("signed_up_at")):
+        fields["signed_up_at"] = to_unix(record["signed_up_at"], "signed_up_at")
+    last_seen = _one_of(record, "last_seen_at", "last_request_at")
+    if last_seen is not None:
+        fields["last_seen_at"] = to_unix(last_seen, "last_seen_at")
+    if not blank(record.get("owner_id")):
+        fields["owner_id"] = to_text(record["owner_id"], "owner_id")
+    if not blank(record.get("unsubscribed_from_emails")):
+        fields["unsubscribed_from_emails"] = to_bool(
+            record["unsubscribed_from_emails"], "unsubscribed_from_emails"
+        )
+
+    custom = custom_attribute_object(record.get("custom_attributes"), "custom_attributes")
+    others = extra_columns(record, CONTACT_FIELDS, READ_ONLY_CONTACT_FIELDS)
+    ignored: list[str] = []
+    if extra == "custom_attributes":
+        for name, value in others.items():
+            if not blank(value):
+                custom.setdefault(name, plain(value, name))
+    else:
+        ignored = sorted(others)
+    return ContactInput(
+        email=email,
+        external_id=external_id,
+        fields=fields,
+        custom_attributes=custom,
+        companies=split_list(record.get("companies"), "companies", keys=("company_id", "id")),
+        tags=split_list(record.get("tags"), "tags", keys=("name",)),
+        deleted=is_deleted(record),
+        ignored=ignored,
+    )
+
+
+def _one_of(record: Mapping[str, Any], name: str, alias: str) -> Any:
+    """A field that also has a legacy name (1.x API): both may be given only if equal."""
+    value = None if blank(record.get(name)) else record[name]
+    other = None if blank(record.get(alias)) else record[alias]
+    if value is not None and other is not None and str(value).strip() != str(other).strip():
+        raise RecordRejected(
+            f"{name}={value!r} and {alias}={other!r} disagree: {alias} is the old name of "
+            f"{name}; send one of them"
+        )
+    return value if value is not None else other
+
+
+# -- companies ---------------------------------------------------------------------------
+
+COMPANY_FIELDS = (
+    "company_id",
+    "name",
+    "plan",
+    "size",
+    "website",
+    "industry",
+    "remote_created_at",
+    "monthly_spend",
+    "custom_attributes",
+)
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass
+class CompanyInput:
+    company_id: str
+    fields: dict[str, Any]
+    custom_attributes: dict[str, Any]
+    deleted: bool
+    ignored: list[str] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"company_id": self.company_id, **self.fields}
+        if self.custom_attributes:
+            body["custom_attributes"] = dict(self.custom_attributes)
+        return body
+
+
+def map_company(record: Mapping[str, Any], *, extra: str) -> CompanyInput:
+    if blank(record.get("company_id")):
+        raise RecordRejected("missing key: a companies record needs company_id (your company id)")
+    fields: dict[str, Any] = {}
+    for name in ("name", "website", "industry"):
+        if not blank(record.get(name)):
+            fields[name] = to_text(record[name], name)
+    plan = record.get("plan")
+    if isinstance(plan, Mapping):  # the tap reads plan as {"type": "plan", "id", "name"}
+        plan = plan.get("name")
+    if not blank(plan):
+        fields["plan"] = to_text(plan, "plan")
+    if not blank(record.get("size")):
+        fields["size"] = to_int(record["size"], "size")
+    if not blank(record.get("monthly_spend")):
+        fields["monthly_spend"] = to_int(
+            record["monthly_spend"], "monthly_spend", maximum=_INT32_MAX
+        )
+    if not blank(record.get("remote_created_at")):
+        fields["remote_created_at"] = to_unix(record["remote_created_at"], "remote_created_at")
+    custom = custom_attribute_object(record.get("custom_attributes"), "custom_attributes")
+    others = extra_columns(record, COMPANY_FIELDS, READ_ONLY_COMPANY_FIELDS)
+    ignored: list[str] = []
+    if extra == "custom_attributes":
+        for name, value in others.items():
+            if not blank(value):
+                custom.setdefault(name, plain(value, name))
+    else:
+        ignored = sorted(others)
+    return CompanyInput(
+        company_id=to_text(record["company_id"], "company_id"),
+        fields=fields,
+        custom_attributes=custom,
+        deleted=is_deleted(record),
+        ignored=ignored,
+    )
+
+
+# -- events ------------------------------------------------------------------------------
+
+EVENT_FIELDS = (
+    "event_name",
+    "created_at",
+    "user_id",
+    "external_id",
+    "id",
+    "intercom_user_id",
+    "email",
+    "metadata",
+)
+MAX_METADATA_KEYS = 10  # FACTS.md §4: Intercom silently drops keys past 10
+
+
+@dataclass
+class EventInput:
+    body: dict[str, Any]
+    deleted: bool
+    ignored: list[str] = field(default_factory=list)
+
+
+def map_event(record: Mapping[str, Any], *, extra: str) -> EventInput:
+    if blank(record.get("event_name")):
+        raise RecordRejected("missing event_name")
+    if blank(record.get("created_at")):
+        raise RecordRejected(
+            "missing created_at: Intercom needs it, and it is part of the key that makes a "
+            "re-sent event a no-op"
+        )
+    body: dict[str, Any] = {
+        "event_name": to_text(record["event_name"], "event_name"),
+        "created_at": to_unix(record["created_at"], "created_at"),
+    }
+    user_id = _one_of(record, "user_id", "external_id")
+    intercom_id = _one_of(record, "id", "intercom_user_id")
+    if user_id is not None:
+        body["user_id"] = to_text(user_id, "user_id")
+    elif intercom_id is not None:
+        body["id"] = to_text(intercom_id, "id")
+    elif not blank(record.get("email")):
+        body["email"] = normalize_email(record["email"])
+    else:
+        raise RecordRejected(
+            "missing key: an events record needs user_id (external_id), id or email to name "
+            "its contact"
+        )
+    metadata = custom_attribute_object(record.get("metadata"), "metadata")
+    others = extra_columns(record, EVENT_FIELDS, frozenset({"type"}))
+    ignored: list[str] = []
+    if extra == "custom_attributes":
+        for name, value in others.items():
+            if not blank(value):
+                metadata.setdefault(name, plain(value, name))
+    else:
+        ignored = sorted(others)
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise RecordRejected(
+            f"{len(metadata)} metadata keys ({', '.join(sorted(metadata))}): Intercom keeps "
+            f"only {MAX_METADATA_KEYS} and drops the rest silently; send at most "
+            f"{MAX_METADATA_KEYS} (extra_columns=ignore drops extra columns)"
+        )
+    if metadata:
+        body["metadata"] = metadata
+    return EventInput(body=body, deleted=is_deleted(record), ignored=ignored)
