@@ -7,6 +7,7 @@ One source for the settings lists that users see elsewhere, so they never drift 
 
     python scripts/plugin_settings.py meltano
     python scripts/plugin_settings.py check-meltano
+    python scripts/plugin_settings.py write-meltano
     python scripts/plugin_settings.py readme
     python scripts/plugin_settings.py check-readme
 """
@@ -110,6 +111,22 @@ def check_meltano() -> list[str]:
     return problems
 
 
+def write_meltano() -> None:
+    """Rewrite each plugin's `settings:` block in meltano.yml from its config schema."""
+    path = ROOT / "meltano.yml"
+    lines = path.read_text().splitlines()
+    for plugin in plugin_classes():
+        start = lines.index(f"  - name: {plugin}")
+        first = next(i for i in range(start + 1, len(lines)) if lines[i] == "    settings:")
+        last = next(
+            i
+            for i in range(first + 1, len(lines))
+            if not lines[i].startswith("    ") or lines[i].startswith("    config:")
+        )
+        lines[first:last] = meltano_yaml(plugin).splitlines()
+    path.write_text("\n".join(lines) + "\n")
+
+
 def readme(*, write: bool = True) -> bool:
     """Replace the text between `<!-- settings:NAME -->` markers with the plugin's table.
 
@@ -144,6 +161,9 @@ def main() -> int:
     if cmd == "meltano":
         for plugin in plugin_classes():
             print(f"# {plugin}\n{meltano_yaml(plugin)}\n")
+        return 0
+    if cmd == "write-meltano":
+        write_meltano()
         return 0
     if cmd == "check-meltano":
         problems = check_meltano()

@@ -19,6 +19,7 @@ from singer_sdk.singerlib.encoding.simple import Message
 from typing_extensions import override
 
 from intercom_api import ClientSettings, ConfigError, IntercomClient, errors
+from intercom_api.config_schema import connection_properties
 from tap_intercom.client import parse_ts
 from tap_intercom.lookups import CompanyNames, TagNames
 from tap_intercom.streams import STREAM_TYPES
@@ -50,63 +51,8 @@ class TapIntercom(Tap):
     message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "access_token",
-            th.StringType,
-            required=True,
-            secret=True,
-            description="Intercom access token (Developer Hub > your app > Authentication).",
-        ),
-        th.Property(
-            "region",
-            th.StringType,
-            default="us",
-            allowed_values=["us", "eu", "au"],
-            description="Region of the workspace: us, eu or au (picks the API host).",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            description=(
-                "Base URL overriding region (https only; plain http only for a loopback host "
-                "such as the local intercom-sandbox)."
-            ),
-        ),
-        th.Property(
-            "intercom_version",
-            th.StringType,
-            default="2.16",
-            description="Value of the Intercom-Version header.",
-        ),
-        th.Property(
-            "user_agent", th.StringType, description="User-Agent header sent with every request."
-        ),
-        th.Property(
-            "request_timeout",
-            th.NumberType,
-            default=30,
-            description="Seconds to wait for one HTTP response before retrying.",
-        ),
-        th.Property(
-            "max_requests_per_minute",
-            th.IntegerType,
-            default=8000,
-            description=(
-                "Our own request budget, spent in 10-second windows; keep it below the app's "
-                "Intercom limit (10,000/min by default)."
-            ),
-        ),
-        th.Property(
-            "max_workers",
-            th.IntegerType,
-            default=8,
-            description="Threads fetching time slices of a stream concurrently.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=8,
-            description="Retries of a failed request (429, 5xx, timeouts, dropped connections).",
+        *connection_properties(
+            max_workers_description="Threads fetching time slices of a stream concurrently."
         ),
         th.Property(
             "start_date",
