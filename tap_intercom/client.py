@@ -71,6 +71,9 @@ class IntercomStream(Stream):
     day_granular: ClassVar[bool] = False  # contact search matches dates by day (FACTS §2.6)
 
     primary_keys: ClassVar[list[str]] = ["id"]  # type: ignore[misc]
+    # The field searched, sliced and watermarked; None: the replication key. A stream that
+    # emits children of what it searches (conversation_parts) names its parents' field.
+    search_key: ClassVar[str | None] = None
     # Records leave in arrival order, but the bookmark is a watermark (every record at or
     # before it was emitted), so an interrupted sync resumes correctly: what the SDK's
     # is_sorted promises. The bookmark is managed in _increment_stream_state.
@@ -122,15 +125,19 @@ class IntercomStream(Stream):
         """Ids to read one by one instead of searching (None: search)."""
         return None
 
+    @property
+    def search_field(self) -> str:
+        return self.search_key or self.replication_key
+
     def _query(self, filters: Iterable[dict[str, Any]]) -> dict[str, Any]:
         items = [*self.base_filters(), *filters]
         if not items:
-            items = [q.filter(self.replication_key, ">", 0)]
+            items = [q.filter(self.search_field, ">", 0)]
         return q.and_(*items)
 
     @property
     def _sort(self) -> dict[str, str]:
-        return {"field": self.replication_key, "order": "ascending"}
+        return {"field": self.search_field, "order": "ascending"}
 
     # -- bounds and signpost ----------------------------------------------------------------
     def _bounds(self, context: types.Context | None) -> tuple[int | None, int | None]:
@@ -233,7 +240,7 @@ class IntercomStream(Stream):
         raise NotImplementedError
 
     def _pages(self, start: int | None, end: int | None) -> Iterator[list[dict[str, Any]]]:
-        rk = self.replication_key
+        rk = self.search_field
         cal = self._calendar if self.day_granular else None
         offset = self.client.server_clock_offset() or 0.0
         now = int(dt.datetime.now(dt.timezone.utc).timestamp() + offset)
@@ -290,9 +297,9 @@ class IntercomStream(Stream):
 
     def _meta_decoder(self) -> msgspec.json.Decoder[Any]:
         """A decoder reading only what steers a walk: count, total, cursor, sort keys."""
-        key = (self.list_key, self.replication_key)
+        key = (self.list_key, self.search_field)
         if self._meta_dec is None or self._meta_key != key:
-            rec = msgspec.defstruct("Rec", [(self.replication_key, Any, None)])
+            rec = msgspec.defstruct("Rec", [(self.search_field, Any, None)])
             fields: list[tuple[str, Any, Any]] = [
                 (self.list_key, list[rec] | None, None),  # type: ignore[valid-type]
                 ("total_count", Any, None),
@@ -306,7 +313,7 @@ class IntercomStream(Stream):
         """Count, total, cursor and sort keys of a raw page, without building its records."""
         page = self._meta_decoder().decode(content)
         records = getattr(page, self.list_key) or []
-        rk = self.replication_key
+        rk = self.search_field
         stamps = [v for v in (getattr(r, rk) for r in records) if v.__class__ is int]
         total = page.total_count
         pages = page.pages
@@ -319,7 +326,7 @@ class IntercomStream(Stream):
 
     def shape(self, page: list[dict[str, Any]], unit: Unit, seen: set[str]) -> list[dict[str, Any]]:
         """Keep the unit's own records (once each), enrich them, convert timestamps."""
-        rk = self.replication_key
+        rk = self.search_field
         contains = unit.contains
         out = []
         for rec in page:

@@ -26,6 +26,8 @@ from tap_intercom.streams import STREAM_TYPES
 
 log = logging.getLogger("tap_intercom")
 STREAM_NAMES = [s.name for s in STREAM_TYPES]
+# The search streams, whose replication key can be created_at ("new records only").
+CREATED_AT_STREAMS = ["users", "leads", "conversations", "tickets"]
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
@@ -45,14 +47,18 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
 
 class TapIntercom(Tap):
-    """Singer tap for Intercom: users, leads and conversations, incremental and concurrent."""
+    """Singer tap for Intercom: contacts, conversations and their parts, companies, tickets and
+    the rest of a workspace, incremental and concurrent."""
 
     name = "tap-intercom"
     message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         *connection_properties(
-            max_workers_description="Threads fetching time slices of a stream concurrently."
+            max_workers_description=(
+                "Threads reading a stream concurrently (search slices, conversation fetches, "
+                "activity-log windows), all under the shared rate limiter."
+            )
         ),
         th.Property(
             "start_date",
@@ -78,8 +84,9 @@ class TapIntercom(Tap):
             th.ArrayType(th.StringType),
             default=[],
             description=(
-                "Streams (users, leads, conversations) replicated by created_at instead of "
-                "updated_at: new records only, updates to older records are not extracted."
+                "Streams (users, leads, conversations, tickets) replicated by created_at "
+                "instead of updated_at: new records only, updates to older records are not "
+                "extracted."
             ),
         ),
         th.Property(
@@ -141,11 +148,11 @@ class TapIntercom(Tap):
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"workspace_timezone must be an IANA timezone name (got {tz!r}).")
-        unknown = set(self.config.get("replicate_by_created_at") or []) - set(STREAM_NAMES)
-        if unknown:
+        wrong = set(self.config.get("replicate_by_created_at") or []) - set(CREATED_AT_STREAMS)
+        if wrong:
             problems.append(
-                f"replicate_by_created_at lists unknown streams {sorted(unknown)}; "
-                f"known: {', '.join(STREAM_NAMES)}."
+                f"replicate_by_created_at lists {sorted(wrong)}; only these streams can be "
+                f"replicated by created_at: {', '.join(CREATED_AT_STREAMS)}."
             )
         if int(self.config.get("search_lag_margin_seconds", 600)) < 0:
             problems.append("search_lag_margin_seconds must be >= 0.")

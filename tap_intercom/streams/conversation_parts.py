@@ -20,10 +20,9 @@ the `conversations` stream is untouched (and pays nothing) when parts are not se
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
@@ -31,11 +30,8 @@ from urllib.parse import quote
 from typing_extensions import override
 
 from intercom_api import errors
-from intercom_api import query as q
 from tap_intercom.client import IntercomStream, parse_ts
-from tap_intercom.planner import SplitPolicy, Unit
-from tap_intercom.reader import RangeReader
-from tap_intercom.slicing import range_slice
+from tap_intercom.planner import Unit
 
 if TYPE_CHECKING:
     from singer_sdk.helpers import types
@@ -68,34 +64,6 @@ class ConversationPartsStream(IntercomStream):
         self._known: dict[str, int] = {}  # from the state: fetched by an earlier run
         self._fetched_now: dict[str, int] = {}
         self.counts = {"fetched": 0, "unchanged": 0, "deleted": 0, "truncated": 0}
-
-    # -- search on the conversations' key (IntercomStream searches on replication_key) ----
-    @override
-    def _query(self, filters: Iterable[dict[str, Any]]) -> dict[str, Any]:
-        items = list(filters) or [q.filter(self.search_key, ">", 0)]
-        return q.and_(*items)
-
-    @property
-    @override
-    def _sort(self) -> dict[str, str]:
-        return {"field": self.search_key, "order": "ascending"}
-
-    @override
-    def _pages(self, start: int | None, end: int | None) -> Iterator[list[dict[str, Any]]]:
-        key = self.search_key
-        offset = self.client.server_clock_offset() or 0.0
-        now = int(dt.datetime.now(dt.timezone.utc).timestamp() + offset)
-        policy = SplitPolicy(field=key, calendar=None, workers=self.max_workers, now=now)
-        self._reader = RangeReader(
-            Unit(range_slice(key, start, end, cal=None)),
-            search_page=self._search_page,
-            shape=self.shape,
-            policy=policy,
-            field=key,
-            list_key=self.list_key,
-            workers=self.max_workers,
-        )
-        yield from self._reader
 
     # -- reading ----------------------------------------------------------------------------
     @override
