@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 
 import duckdb
 import requests
 from conftest import ROOT, needs_postgres
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from demo import expected_counts
 
 SEED = {"users": 300, "leads": 80, "companies": 20, "conversations": 60, "tickets": 12}
 
@@ -20,22 +24,6 @@ def _seed(sandbox, counts=SEED) -> dict:
 
 def _contacts(dump: dict, role: str | None = None) -> list[dict]:
     return [c for c in dump["contacts"]["contacts"] if role is None or c["role"] == role]
-
-
-def expected_counts(dump: dict) -> dict[str, int]:
-    """Rows each stream must land, computed from the sandbox's own state."""
-    ws = dump["workspace"]
-    convs = dump["conversations"]["conversations"]
-    return {
-        "users": len(_contacts(dump, "user")),
-        "leads": len(_contacts(dump, "lead")),
-        "conversations": len(convs),
-        "tickets": len(dump["tickets"]["tickets"]),
-        "admins": len(ws["admins"]),
-        "teams": len(ws["teams"]),
-        "tags": len(ws["tags"]),
-        "segments": len(ws["segments"]),
-    }
 
 
 def test_sandbox_to_duckdb_lands_every_row(meltano, e2e_sandbox, tmp_path):
