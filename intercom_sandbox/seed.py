@@ -219,6 +219,9 @@ class Seeder:
             self.seed_tickets(counts["tickets"])
         if anything:
             self.seed_activity()
+            # The app existed before anything seeded in it (GET /me app.created_at): a client
+            # that starts from the app's creation must see the whole seeded history.
+            ws.app["created_at"] = min(ws.app["created_at"], self.start)
         return self.created
 
     # -- workspace --------------------------------------------------------------------------
