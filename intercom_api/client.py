@@ -354,24 +354,11 @@ class IntercomClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """Walk a GET list endpoint's cursor pages (``pages.next.starting_after``)."""
         query = {**(params or {}), "per_page": per_page}
-        seen: set[str] = set()
-        while True:
-            data = self.get(path, query)
-            yield data.get(list_key) or []
-            cursor = next_cursor(data)
-            if cursor is None:
-                return
-            if cursor in seen:
-                raise errors.IntercomError(
-                    None,
-                    "cursor_loop",
-                    f"the API returned cursor {cursor!r} twice",
-                    None,
-                    method="GET",
-                    path=path,
-                )
-            seen.add(cursor)
-            query["starting_after"] = cursor
+
+        def page(cursor: str | None) -> dict[str, Any]:
+            return self.get(path, {**query, "starting_after": cursor} if cursor else query)
+
+        return _walk_cursor(page, list_key, None, "GET", path)
 
     def search(
         self,
@@ -410,24 +397,38 @@ class IntercomClient:
         starting_after: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Walk a search endpoint: ``per_page`` on every page, cursor in the BODY (FACTS §2.6)."""
-        cursor = starting_after
-        seen: set[str] = set()
-        while True:
-            data = self.search(path, query, sort=sort, per_page=per_page, starting_after=cursor)
-            yield data.get(list_key) or []
-            cursor = next_cursor(data)
-            if cursor is None:
-                return
-            if cursor in seen:
-                raise errors.IntercomError(
-                    None,
-                    "cursor_loop",
-                    f"the API returned cursor {cursor!r} twice",
-                    None,
-                    method="POST",
-                    path=path,
-                )
-            seen.add(cursor)
+
+        def page(cursor: str | None) -> dict[str, Any]:
+            return self.search(path, query, sort=sort, per_page=per_page, starting_after=cursor)
+
+        return _walk_cursor(page, list_key, starting_after, "POST", path)
+
+
+def _walk_cursor(
+    fetch: Callable[[str | None], dict[str, Any]],
+    list_key: str,
+    cursor: str | None,
+    method: str,
+    path: str,
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield each page's items while the API hands out a new cursor; a repeated one is a loop."""
+    seen: set[str] = set()
+    while True:
+        data = fetch(cursor)
+        yield data.get(list_key) or []
+        cursor = next_cursor(data)
+        if cursor is None:
+            return
+        if cursor in seen:
+            raise errors.IntercomError(
+                None,
+                "cursor_loop",
+                f"the API returned cursor {cursor!r} twice",
+                None,
+                method=method,
+                path=path,
+            )
+        seen.add(cursor)
 
 
 def _search_body(
