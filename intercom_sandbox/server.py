@@ -168,6 +168,27 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     timeout = 120  # an idle keep-alive connection is closed after this
+    # Garbage without a version still gets a status line (the stdlib default is HTTP/0.9).
+    default_request_version = "HTTP/1.1"
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the stdlib parser raises (bad request line, unknown method, huge headers)
+        answered in Intercom's JSON envelope instead of the stdlib's HTML page; then close."""
+        self.close_connection = True
+        status = {400: exc.BadRequest, 404: exc.NotFound, 405: exc.MethodNotAllowed}.get(code)
+        err = status(message or "Bad request") if status else exc.IntercomError(message)
+        err.status = code
+        payload = encode(err.body(str(uuid.uuid4())))
+        try:
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(payload)
+        except OSError:
+            pass
 
     def setup(self) -> None:
         super().setup()
@@ -187,12 +208,24 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return formatdate(ts, usegmt=True)
 
     def _read_body(self) -> bytes:
+        try:
+            return self._read_body_unchecked()
+        except exc.IntercomError:
+            # The rest of the body stays unread: close after answering, so it cannot be
+            # parsed as the next request on this connection.
+            self.close_connection = True
+            raise
+
+    def _read_body_unchecked(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
             total = 0
             while True:
                 line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(line.split(b";")[0].strip() or b"0", 16)
+                except ValueError as e:
+                    raise exc.BadRequest("Invalid chunk size in a chunked body") from e
                 if size == 0:
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass
@@ -203,12 +236,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(65537)
             return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError as e:
+            raise exc.BadRequest("Invalid Content-Length") from e
         if length < 0:
             raise exc.BadRequest("Invalid Content-Length")
         if length > MAX_BODY_BYTES:
-            # Drain nothing: close after answering so the unread body cannot be parsed as a request.
-            self.close_connection = True
             raise exc.PayloadTooLarge()
         return self.rfile.read(length) if length else b""
 
@@ -336,7 +370,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 app.stats.record(operation_id, e.status)
                 app.observe(operation_id, e.status, payload)
             headers = {**extra_headers, **e.headers}
-            self._send(e.status, payload, headers)
+            try:
+                self._send(e.status, payload, headers)
+            except OSError:  # the client hung up first
+                self.close_connection = True
         except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception:  # a sandbox bug must look like Intercom's 500, never a hang

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any
+from typing import IO, Any
 
 from singer_sdk import Target
 from singer_sdk.exceptions import (
@@ -38,6 +38,7 @@ from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
 from intercom_api import ClientSettings, ConfigError
+from intercom_api import errors as api_errors
 from target_intercom.outcomes import Outcome, Reject, RejectsFile, Tally, TooManyRejectsError
 from target_intercom.reader import RejectingSingerReader
 from target_intercom.settings import STREAMS, TargetOptions, config_schema
@@ -131,6 +132,15 @@ class TargetIntercom(Target):
         return SINKS.get(stream_name, UnknownStreamSink)
 
     @override
+    @override
+    def listen(self, file_input: IO[str] | None = None) -> None:
+        try:
+            super().listen(file_input)
+        except (api_errors.AuthenticationError, api_errors.ForbiddenError) as e:
+            # A settings problem (token, region, permissions): one clear line naming the
+            # setting and exit 1, no traceback (as the tap does).
+            raise ConfigValidationError(str(e), errors=[str(e)]) from None
+
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
         super().append_builtin_config(config_jsonschema)

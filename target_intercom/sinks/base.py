@@ -15,6 +15,7 @@ import typing as t
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import JSONSchemaValidator
@@ -91,6 +92,13 @@ class IntercomSink(BatchSink):
         # and the rejects file keeps the record JSON as received.
         if self._validator is not None:
             self._validator.validate(record)
+        try:  # what cannot be encoded as UTF-8 JSON cannot be sent (a lone surrogate, ...)
+            orjson.dumps(record, default=str)  # default: the reader parses floats as Decimal
+        except TypeError as e:
+            raise InvalidRecord(
+                f"the record cannot be sent as JSON ({e}); fix its encoding at the source",
+                record,
+            ) from None
         return record
 
     @override

@@ -18,8 +18,10 @@ created. How, robustly:
 - **An ambiguous create** (the connection dropped after the request was sent: the lead may
   exist): never retried blindly. The target polls search for a marked lead with that e-mail
   created since the attempt (``reconcile_timeout``, default 300 s, covers the lag). Found:
-  the record is done. Not found: the batch fails without STATE, and the re-run, later than
-  the lag, finds the lead by search if it had been written.
+  the record is done. Not found after a whole lag window: it was not written (a 500 or 503
+  refused it), so it is sent again, up to ``max_retries`` sends in all. Still unknown: the
+  batch fails without STATE, and the re-run, later than the lag, finds the lead by search if
+  it had been written.
 
 ``lead_mode: create`` creates a lead for every record (the 1.x "create a lead" action);
 an empty ``lead_marker_attribute`` matches any lead with the e-mail instead of marked ones.
@@ -157,23 +159,31 @@ class LeadsSink(ContactSink):
         if self.dry_run:
             return {"id": None, **body}, Outcome.CREATED
         client = self.workspace.client
-        started = client.server_time() or time.time()
-        try:
-            # Not idempotent (the default for POST): Intercom would store a second lead.
-            contact = client.post("/contacts", body) or {}
-        except api_errors.ConflictError as e:  # external_id of an existing contact
-            return self.resolve_conflict(item, e, self.skip)
-        except api_errors.AmbiguousWriteError as e:
-            found = self.reconcile(inp, started)
-            if found is None:
-                raise UnresolvedWriteError(
-                    f"line {item.line}: creating the lead {inp.email} had an unknown outcome "
-                    f"({e.message}) and no such lead appeared in search within "
-                    f"{self.options.reconcile_timeout:g} s. The batch is not acknowledged: "
-                    "re-run later (after Intercom's search delay) and the lead will be "
-                    "matched instead of duplicated."
-                ) from e
-            contact = found
+        # Sends of one lead whose outcome stays unknown, each reconciled first: max_retries.
+        attempts = max(1, client.settings.max_retries)
+        for attempt in range(1, attempts + 1):
+            started = client.server_time() or time.time()
+            try:
+                # Not idempotent (the default for POST): Intercom would store a second lead.
+                contact = client.post("/contacts", body) or {}
+                break
+            except api_errors.ConflictError as e:  # external_id of an existing contact
+                return self.resolve_conflict(item, e, self.skip)
+            except api_errors.AmbiguousWriteError as e:
+                found = self.reconcile(inp, started)
+                if found is not None:
+                    contact = found
+                    break
+                # Not in search after a whole lag window: it was not written (a 500/503
+                # refused it). Send it again, at most max_retries times in all.
+                if attempt == attempts:
+                    raise UnresolvedWriteError(
+                        f"line {item.line}: creating the lead {inp.email} had an unknown "
+                        f"outcome {attempt} times ({e.message}) and no such lead appeared in "
+                        f"search within {self.options.reconcile_timeout:g} s. The batch is "
+                        "not acknowledged: re-run later (after Intercom's search delay) and "
+                        "the lead will be matched instead of duplicated."
+                    ) from e
         self._created_ids.add(str(contact.get("id")))
         return contact, Outcome.CREATED
 

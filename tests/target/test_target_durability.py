@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+from singer_sdk.exceptions import ConfigValidationError
 from target_helpers import by_email, contacts, post, run_target, singer
 
 from intercom_api import errors as api_errors
@@ -94,7 +95,7 @@ def test_bad_token_fails_at_once_without_leaking_it(
     run = run_target(
         config,
         singer(USERS, *users("a@example.com")),
-        raises=api_errors.AuthenticationError,
+        raises=ConfigValidationError,
         access_token=secret,
     )
     assert "access_token" in str(run.error)
