@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import typing
 from dataclasses import dataclass
 
 import requests
@@ -30,6 +31,19 @@ def proc_memory_mb(pid: int) -> tuple[float, float]:
             elif line.startswith("VmHWM:"):
                 hwm = int(line.split()[1]) / 1024
     return rss, hwm
+
+
+def count_records(stream: typing.IO[bytes]) -> int:
+    """RECORD messages in a Singer byte stream, read in 1 MiB chunks without parsing JSON."""
+    needle = b'"type":"RECORD"'
+    records = 0
+    tail = b""
+    while chunk := stream.read(1 << 20):
+        data = tail + chunk
+        records += data.count(needle)
+        tail = data[-len(needle) :]
+        records -= tail.count(needle)  # counted again with the next chunk
+    return records + tail.count(needle)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import proc_memory_mb, start_sandbox
+from _common import count_records, proc_memory_mb, start_sandbox
 
 
 def tap_command() -> list[str]:
@@ -58,14 +58,8 @@ def run_tap(args: list[str], *, sample_memory: bool) -> dict[str, float | list[f
     sampler = threading.Thread(target=sample, daemon=True)
     if sample_memory:
         sampler.start()
-    records = 0
-    tail = b""
     assert proc.stdout is not None
-    while chunk := proc.stdout.read(1 << 20):
-        data = tail + chunk
-        records += data.count(b'{"type":"RECORD"')
-        tail = data[-20:]
-        records -= tail.count(b'{"type":"RECORD"')
+    records = count_records(proc.stdout)
     _, status, usage = os.wait4(proc.pid, 0)
     done.set()
     wall = time.monotonic() - started
