@@ -320,6 +320,21 @@ class ContactInput:
         return body
 
 
+def custom_and_ignored(
+    record: dict[str, Any], known: Any, read_only: Any, extra: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The record's custom attributes (its own plus, by ``extra_columns``, its other
+    columns) and the columns ignored."""
+    custom = custom_attribute_object(record.get("custom_attributes"), "custom_attributes")
+    others = extra_columns(record, known, read_only)
+    if extra != "custom_attributes":
+        return custom, sorted(others)
+    for name, value in others.items():
+        if not blank(value):
+            custom.setdefault(name, plain(value, name))
+    return custom, []
+
+
 def map_contact(record: Mapping[str, Any], role: str, *, extra: str) -> ContactInput:
     """Check and convert a users (role user) or leads (role lead) record."""
     given_role = record.get("role")
@@ -360,15 +375,7 @@ def map_contact(record: Mapping[str, Any], role: str, *, extra: str) -> ContactI
             record["unsubscribed_from_emails"], "unsubscribed_from_emails"
         )
 
-    custom = custom_attribute_object(record.get("custom_attributes"), "custom_attributes")
-    others = extra_columns(record, CONTACT_FIELDS, READ_ONLY_CONTACT_FIELDS)
-    ignored: list[str] = []
-    if extra == "custom_attributes":
-        for name, value in others.items():
-            if not blank(value):
-                custom.setdefault(name, plain(value, name))
-    else:
-        ignored = sorted(others)
+    custom, ignored = custom_and_ignored(record, CONTACT_FIELDS, READ_ONLY_CONTACT_FIELDS, extra)
     return ContactInput(
         email=email,
         external_id=external_id,
@@ -444,15 +451,7 @@ def map_company(record: Mapping[str, Any], *, extra: str) -> CompanyInput:
         )
     if not blank(record.get("remote_created_at")):
         fields["remote_created_at"] = to_unix(record["remote_created_at"], "remote_created_at")
-    custom = custom_attribute_object(record.get("custom_attributes"), "custom_attributes")
-    others = extra_columns(record, COMPANY_FIELDS, READ_ONLY_COMPANY_FIELDS)
-    ignored: list[str] = []
-    if extra == "custom_attributes":
-        for name, value in others.items():
-            if not blank(value):
-                custom.setdefault(name, plain(value, name))
-    else:
-        ignored = sorted(others)
+    custom, ignored = custom_and_ignored(record, COMPANY_FIELDS, READ_ONLY_COMPANY_FIELDS, extra)
     return CompanyInput(
         company_id=to_text(record["company_id"], "company_id"),
         fields=fields,

@@ -18,10 +18,10 @@ created. How, robustly:
 - **An ambiguous create** (the connection dropped after the request was sent: the lead may
   exist): never retried blindly. The target polls search for a marked lead with that e-mail
   created since the attempt (``reconcile_timeout``, default 300 s, covers the lag). Found:
-  the record is done. Not found after a whole lag window: it was not written (a 500 or 503
-  refused it), so it is sent again, up to ``max_retries`` sends in all. Still unknown: the
-  batch fails without STATE, and the re-run, later than the lag, finds the lead by search if
-  it had been written.
+  the record is done. Not found after a whole lag window and the answer was a 503 (refused,
+  not processed): sent again, up to ``max_retries`` sends in all. Otherwise (a dropped
+  connection, a cut body, a 500: the lead may exist, search may lag more): the batch fails
+  without STATE, and the re-run, later than the lag, finds the lead if it had been written.
 
 ``lead_mode: create`` creates a lead for every record (the 1.x "create a lead" action);
 an empty ``lead_marker_attribute`` matches any lead with the e-mail instead of marked ones.
@@ -174,9 +174,10 @@ class LeadsSink(ContactSink):
                 if found is not None:
                     contact = found
                     break
-                # Not in search after a whole lag window: it was not written (a 500/503
-                # refused it). Send it again, at most max_retries times in all.
-                if attempt == attempts:
+                # Not in search after a whole lag window. Only a 503 (service unavailable:
+                # refused, not processed) makes a resend safe; after a dropped connection,
+                # a cut body or a 500 the lead may exist and search may simply lag more.
+                if e.status != 503 or attempt == attempts:
                     raise UnresolvedWriteError(
                         f"line {item.line}: creating the lead {inp.email} had an unknown "
                         f"outcome {attempt} times ({e.message}) and no such lead appeared in "
