@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
@@ -44,6 +46,60 @@ def count_records(stream: typing.IO[bytes]) -> int:
         tail = data[-len(needle) :]
         records -= tail.count(needle)  # counted again with the next chunk
     return records + tail.count(needle)
+
+
+def tap_command() -> list[str]:
+    """The installed tap-intercom beside this interpreter (or the module)."""
+    script = Path(sys.executable).with_name("tap-intercom")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tap_intercom.tap"]
+
+
+@dataclass
+class TapRun:
+    records: int
+    wall: float
+    cpu: float  # user + system seconds of the tap process alone (wait4)
+    maxrss: float  # MB, ru_maxrss
+    samples: list[tuple[float, float]]  # (seconds since start, RSS MB)
+
+    def rss_at(self, share: float) -> float:
+        """RSS at ``share`` (0..1) of the run's wall time."""
+        if not self.samples:
+            return 0.0
+        return next((r for t, r in self.samples if t >= share * self.wall), self.samples[-1][1])
+
+
+def run_tap(args: list[str], *, sample_every: float | None = 0.25) -> TapRun:
+    """Run tap-intercom to the end as a child; count its RECORDs; sample its RSS."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [*tap_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    samples: list[tuple[float, float]] = []
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while sample_every is not None and not done.wait(sample_every):
+            try:
+                rss, hwm = proc_memory_mb(proc.pid)
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                return
+            samples.append((time.monotonic() - started, rss))
+            peak[0] = max(peak[0], hwm)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    assert proc.stdout is not None
+    records = count_records(proc.stdout)
+    _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    sampler.join()
+    wall = time.monotonic() - started
+    if status != 0:
+        raise SystemExit(f"tap-intercom exited with status {status}")
+    cpu = usage.ru_utime + usage.ru_stime
+    return TapRun(records, wall, cpu, max(peak[0], usage.ru_maxrss / 1024), samples)
 
 
 @dataclass

@@ -17,65 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import count_records, proc_memory_mb, start_sandbox
+from _common import proc_memory_mb, run_tap, start_sandbox
 
 LEAD_SHARE = 5  # one contact in five is a lead, the rest users
-
-
-def tap_command() -> list[str]:
-    script = Path(sys.executable).with_name("tap-intercom")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tap_intercom.tap"]
-
-
-def run_tap(config: Path) -> dict[str, float | list[float]]:
-    """Run the tap to the end; count its records; sample its RSS; return the figures."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [*tap_command(), "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    samples: list[tuple[float, float]] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.25):
-            try:
-                rss, _ = proc_memory_mb(proc.pid)
-            except (FileNotFoundError, ProcessLookupError, ValueError):
-                return
-            samples.append((time.monotonic() - started, rss))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    assert proc.stdout is not None
-    records = count_records(proc.stdout)
-    _, status, usage = os.wait4(proc.pid, 0)
-    done.set()
-    sampler.join()
-    wall = time.monotonic() - started
-    if status != 0:
-        raise SystemExit(f"tap-intercom exited with status {status}")
-    at = [
-        next((rss for t, rss in samples if t >= share * wall), samples[-1][1] if samples else 0.0)
-        for share in (0.1, 0.5, 0.9)
-    ]
-    return {
-        "records": float(records),
-        "wall": wall,
-        "peak": usage.ru_maxrss / 1024,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "at": at,
-    }
 
 
 def main() -> int:
@@ -108,18 +58,17 @@ def main() -> int:
                         }
                     )
                 )
-                r = run_tap(config)
+                r = run_tap(["--config", str(config)])
                 sandbox_rss, _ = proc_memory_mb(sandbox.pid)
             finally:
                 sandbox.stop()
-            at = r["at"]
-            assert isinstance(at, list)
-            n, peak, wall = float(r["records"]), float(r["peak"]), float(r["wall"])  # type: ignore[arg-type]
+            at = [r.rss_at(share) for share in (0.1, 0.5, 0.9)]
+            n, peak, wall = r.records, r.maxrss, r.wall
             rows.append((count, n, peak))
             print(
                 f"\n{count:,} contacts, {args.workers} workers: {n:,.0f} records\n"
                 f"  wall          {wall:.1f} s ({n / wall:,.0f} records/s, "
-                f"tap CPU {float(r['cpu']):.1f} s)\n"  # type: ignore[arg-type]
+                f"tap CPU {r.cpu:.1f} s)\n"
                 f"  tap RSS       at 10% / 50% / 90% of the run: "
                 f"{' / '.join(f'{x:.0f}' for x in at)} MB\n"
                 f"  tap peak RSS  {peak:.1f} MB\n"

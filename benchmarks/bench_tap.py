@@ -19,59 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import count_records, proc_memory_mb, start_sandbox
-
-
-def tap_command() -> list[str]:
-    script = Path(sys.executable).with_name("tap-intercom")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tap_intercom.tap"]
-
-
-def run_tap(args: list[str], *, sample_memory: bool) -> dict[str, float | list[float]]:
-    """Run the tap; count its records from stdout; return wall, CPU, RSS samples, counts."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        [*tap_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    samples: list[float] = []
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.2):
-            try:
-                rss, hwm = proc_memory_mb(proc.pid)
-            except (FileNotFoundError, ProcessLookupError, ValueError):
-                return
-            samples.append(rss)
-            peak[0] = max(peak[0], hwm)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    if sample_memory:
-        sampler.start()
-    assert proc.stdout is not None
-    records = count_records(proc.stdout)
-    _, status, usage = os.wait4(proc.pid, 0)
-    done.set()
-    wall = time.monotonic() - started
-    if status != 0:
-        raise SystemExit(f"tap-intercom exited with status {status}")
-    return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "maxrss": max(peak[0], usage.ru_maxrss / 1024),
-        "records": float(records),
-        "samples": samples,
-    }
+from _common import run_tap, start_sandbox
 
 
 def main() -> int:
@@ -103,29 +57,25 @@ def main() -> int:
                     }
                 )
             )
-            base = run_tap(["--config", str(config), "--discover"], sample_memory=False)
-            print(f"  tap start-up (imports + discovery): {base['cpu']:.2f}s CPU")
+            base = run_tap(["--config", str(config), "--discover"], sample_every=None)
+            print(f"  tap start-up (imports + discovery): {base.cpu:.2f}s CPU")
             for latency in (float(x) for x in args.latencies.split(",")):
                 sandbox.control("POST", "faults", json={"clear": True, "latency_ms": latency})
                 sandbox.control("DELETE", "stats")
-                r = run_tap(["--config", str(config)], sample_memory=True)
+                r = run_tap(["--config", str(config)], sample_every=0.2)
                 stats = sandbox.control("GET", "stats")
                 calls = stats["total"]
                 rejected = sum(ops.get("429", 0) for ops in stats["operations"].values())
-                n = r["records"]
-                assert isinstance(n, float) and isinstance(r["cpu"], float)
-                samples = r["samples"]
-                assert isinstance(samples, list)
-                rss = [samples[0], samples[len(samples) // 2], samples[-1]] if samples else []
+                n = r.records
+                rss = [r.rss_at(0.0), r.rss_at(0.5), r.rss_at(1.0)]
                 print(
-                    f"\nlatency {latency:.0f} ms, {args.workers} workers: {n:.0f} records\n"
-                    f"  wall          {r['wall']:.2f} s  ({n / float(r['wall']):.0f} records/s)\n"
-                    f"  tap CPU       {r['cpu']:.2f} s = {r['cpu'] / n * 1e6:.1f} ms per 1,000 "
-                    f"records ({(r['cpu'] - float(base['cpu'])) / n * 1e6:.1f} ms net of "
-                    f"start-up)\n"
+                    f"\nlatency {latency:.0f} ms, {args.workers} workers: {n} records\n"
+                    f"  wall          {r.wall:.2f} s  ({n / r.wall:.0f} records/s)\n"
+                    f"  tap CPU       {r.cpu:.2f} s = {r.cpu / n * 1e6:.1f} ms per 1,000 "
+                    f"records ({(r.cpu - base.cpu) / n * 1e6:.1f} ms net of start-up)\n"
                     f"  API calls     {calls} ({rejected} x 429)\n"
                     f"  tap RSS       start/middle/end "
-                    f"{' / '.join(f'{x:.0f}' for x in rss)} MB, peak {r['maxrss']:.0f} MB"
+                    f"{' / '.join(f'{x:.0f}' for x in rss)} MB, peak {r.maxrss:.0f} MB"
                 )
     finally:
         sandbox.stop()

@@ -14,7 +14,6 @@ slice instead of a scan and a sort.
 
 from __future__ import annotations
 
-import base64
 import gc
 import hashlib
 import math
@@ -27,6 +26,7 @@ from typing import Any
 import orjson
 
 from intercom_sandbox import exceptions as exc
+from intercom_sandbox.cursors import decode_cursor_payload, encode_cursor, invalid_cursor
 from intercom_sandbox.search_index import LaggedIndex, Matches, SearchCache, doc_id
 
 __all__ = [
@@ -450,27 +450,7 @@ def parse_search(
     )
 
 
-# -- cursors ------------------------------------------------------------------------------
-
-
-def invalid_cursor() -> exc.ClientError:
-    return exc.ClientError(
-        "Invalid starting_after param. Please try again using a starting_after value "
-        "from a paginated response"
-    )
-
-
-def encode_cursor(payload: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
-
-
-def decode_cursor_payload(cursor: str) -> Any:
-    """The JSON inside an opaque cursor; a bad cursor is Intercom's 400 client_error."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return orjson.loads(raw)
-    except (ValueError, TypeError) as e:
-        raise invalid_cursor() from e
+# -- cursors (the opaque encoding is shared with the list endpoints: cursors.py) ----------
 
 
 def _decode_cursor(cursor: str, key: str) -> tuple[int, tuple[bool, Any, str]]:

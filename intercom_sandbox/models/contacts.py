@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
+from intercom_sandbox.cursors import decode_cursor_payload, encode_cursor, invalid_cursor
 from intercom_sandbox.models.contacts_fields import (
     DATA_TYPE_SEARCH,
     SEARCH_ALIASES,
@@ -31,10 +32,7 @@ from intercom_sandbox.search import (
     ParsedSearch,
     SearchCache,
     SearchSpec,
-    decode_cursor_payload,
     dotted_getter,
-    encode_cursor,
-    invalid_cursor,
     run_search,
 )
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
+from intercom_sandbox.cursors import decode_cursor_payload, encode_cursor, invalid_cursor
 from intercom_sandbox.models.conversation_view import (
     CONVERSATION_SEARCH,
     get_field,
@@ -25,9 +26,6 @@ from intercom_sandbox.models.tickets import TicketStore
 from intercom_sandbox.search import (
     ParsedSearch,
     SearchCache,
-    decode_cursor_payload,
-    encode_cursor,
-    invalid_cursor,
     parse_search,
     run_search,
 )
