@@ -298,12 +298,15 @@ class RangeReader:
                         if len(seen) > SEEN_MAX:
                             seen.clear()
                         records = self.shape(self.parse(records), entry[0], seen)
-                    if progress is not None and (entry[1] is None or progress > entry[1]):
-                        entry[1] = progress
                     if len(self._open) < self.workers:
                         self._rebalance()
                     if records:
                         yield records
+                    # Only now, once the consumer asked for more (it has emitted every record
+                    # of this page), may the watermark count the page: a STATE written while
+                    # the page was still being emitted must not claim it (issue #10).
+                    if progress is not None and (entry[1] is None or progress > entry[1]):
+                        entry[1] = progress
                 elif kind == "done":
                     del self._open[uid]
                     self._seen.pop(uid, None)
