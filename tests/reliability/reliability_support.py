@@ -16,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import secrets
 import subprocess
 import sys
@@ -310,11 +311,13 @@ def run_tap_cli(
     *,
     state: dict[str, Any] | None = None,
     kill_after_lines: int | None = None,
+    kill_signal: int = signal.SIGKILL,
     name: str = "tap",
     **config: Any,
 ) -> Output:
-    """``tap-intercom --config ... [--state ...]``; with ``kill_after_lines``, SIGKILLed once
-    that many lines were read from its stdout (the rest already in the pipe is kept)."""
+    """``tap-intercom --config ... [--state ...]``; with ``kill_after_lines``, sent
+    ``kill_signal`` once that many lines were read from its stdout (what it writes after that
+    is kept)."""
     cfg = write_json(tmp / f"{name}-config.json", _tap_config(base_url, config))
     args = [*tap_command(), "--config", str(cfg)]
     if state is not None:
@@ -326,7 +329,7 @@ def run_tap_cli(
         chunks.append(line)
         if kill_after_lines is not None and lines == kill_after_lines:
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+                proc.send_signal(kill_signal)
     chunks.append(proc.stdout.read())
     return finish(proc, b"".join(chunks), f"{name}: {' '.join(args[1:])}")
 

@@ -103,6 +103,23 @@ def test_tap_killed_at_random_points_resumes_from_its_last_state(
     assert resumed_from_state >= CRASH_POINTS // 2
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_tap_stopped_by_a_signal_exits_non_zero_and_its_state_resumes(
+    tap_world: tuple[RunningSandbox, Output], tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A scheduler must not take an interrupted run for a success; what it wrote resumes."""
+    sbx, clean = tap_world
+    stopped = run_tap_cli(tmp_path, sbx.base_url, kill_after_lines=40, kill_signal=sig)
+    assert stopped.returncode == 128 + sig, stopped.stderr[-2000:]
+    assert "Traceback" not in stopped.stderr
+    state = stopped.last_state
+    assert state is not None, [m.get("type") for m in stopped.messages][-5:]
+    resumed = run_tap(sbx.base_url, state=state)
+    for stream in TAP_STREAMS:
+        union = {**stopped.latest(stream), **resumed.latest(stream)}
+        assert set(union) == set(clean.ids(stream)), stream
+
+
 # -- the target -------------------------------------------------------------------------------
 def clean_target_run(tmp: Path) -> tuple[dict[str, Any], int]:
     """The normalised state a clean run leaves, and how many writes it made."""
