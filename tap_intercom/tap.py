@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from functools import cached_property
+from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,13 +38,32 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     before its records; records no longer cost a flush (a syscall) each.
     """
 
+    writing = False  # a message is being written: a stop signal waits for its end
+    pending_signal: int | None = None
+
     @override
     def write_message(self, message: Message) -> None:
         out = sys.stdout.buffer
-        out.write(self.format_message(message))
-        if message.__class__ is not RecordMessage:
-            sys.stdout.flush()
-            out.flush()
+        self.writing = True
+        try:
+            out.write(self.format_message(message))
+            if message.__class__ is not RecordMessage:
+                sys.stdout.flush()
+                out.flush()
+        finally:
+            self.writing = False
+        signum, self.pending_signal = self.pending_signal, None
+        if signum is not None:
+            raise Interrupted(signum)
+
+
+class Interrupted(BaseException):
+    """SIGTERM / SIGINT, raised where no message is half written (a BaseException, like
+    KeyboardInterrupt, so that no ``except Exception`` on the way takes it for an error)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class TapIntercom(Tap):
@@ -193,6 +213,18 @@ class TapIntercom(Tap):
             return self._sync_start_value
 
     @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK writes the state from the handler and exits 0: the write can land in the
+        # middle of a record being written, and a scheduler (Meltano, cron, Airflow) takes a
+        # run stopped halfway for a success. Here the stop is raised where no message is half
+        # written; sync_all writes the (safe) state and exits non-zero.
+        writer = self.message_writer
+        if isinstance(writer, BufferedMsgSpecWriter) and writer.writing:
+            writer.pending_signal = signum
+            return
+        raise Interrupted(signum)
+
+    @override
     def discover_streams(self) -> list[Stream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
@@ -201,6 +233,10 @@ class TapIntercom(Tap):
         self._sync_started = time.time()
         try:
             super().sync_all()
+        except Interrupted as stop:
+            log.warning("stopped by signal %d before the sync finished", stop.signum)
+            self._state_writer.write_state(self.state)  # claims only what was emitted
+            raise SystemExit(128 + stop.signum) from None
         except (errors.AuthenticationError, errors.ForbiddenError) as e:
             # A settings problem (token, region): one clear line and exit 1, no traceback.
             raise ConfigValidationError(str(e), errors=[str(e)]) from None
