@@ -89,8 +89,8 @@ class RangeReader:
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
-        # Consumer-side bookkeeping (main thread only): open unit id -> [unit, progress], and
-        # for raw pages, the ids each unit handed over.
+        # Consumer-side bookkeeping (main thread only): open unit id -> [unit, progress
+        # emitted, progress read], and for raw pages, the ids each unit handed over.
         self._open: dict[int, list[Any]] = {}
         self._seen: dict[int, set[str]] = {}
         self.expected: int | None = None  # records in the whole range, from the first probe
@@ -253,7 +253,7 @@ class RangeReader:
         best: Unit | None = None
         best_left = -1
         best_progress: int | None = None
-        for unit, progress in self._open.values():
+        for unit, _, progress in self._open.values():
             if unit.part or unit.total is None or unit.steal is not None or not unit.walked:
                 continue
             # A size estimate can be off (a cut unit's share is a guess): a chain still
@@ -275,7 +275,7 @@ class RangeReader:
         if not self._open:
             return None if self.root.slc.end is None else self.root.slc.end - 1
         marks = []
-        for unit, progress in self._open.values():
+        for unit, progress, _ in self._open.values():
             floor = unit.start - 1
             marks.append(floor if progress is None else max(floor, progress - 1))
         return min(marks)
@@ -283,7 +283,7 @@ class RangeReader:
     def __iter__(self) -> Iterator[list[Record]]:
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="tap-intercom")
         root_id = self._new_id()
-        self._open = {root_id: [self.root, None]}
+        self._open = {root_id: [self.root, None, None]}
         try:
             self._submit(self._run, root_id, self.root)
             while self._open:
@@ -298,6 +298,8 @@ class RangeReader:
                         if len(seen) > SEEN_MAX:
                             seen.clear()
                         records = self.shape(self.parse(records), entry[0], seen)
+                    if progress is not None and (entry[2] is None or progress > entry[2]):
+                        entry[2] = progress  # read (steers work stealing), not yet emitted
                     if len(self._open) < self.workers:
                         self._rebalance()
                     if records:
@@ -316,7 +318,7 @@ class RangeReader:
                         del self._open[uid]
                         self._seen.pop(uid, None)
                     for cid, child in event[2]:
-                        self._open[cid] = [child, None]
+                        self._open[cid] = [child, None, None]
                     self._rebalance()
                 else:
                     raise event[2]
