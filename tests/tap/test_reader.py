@@ -29,9 +29,12 @@ FIELD = "updated_at"
 class FakeSearch:
     """An in-memory /search with Intercom's date semantics; counts the searches it ran."""
 
-    def __init__(self, records: list[dict[str, Any]], *, day_granular: bool) -> None:
+    def __init__(
+        self, records: list[dict[str, Any]], *, day_granular: bool, shuffled: bool = False
+    ) -> None:
         self.records = sorted(records, key=lambda r: (r[FIELD], r["id"]))
         self.day_granular = day_granular
+        self.shuffled = shuffled  # a search that ignores the sort (answers in random order)
         self.queries: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self._cache: dict[str, list[dict[str, Any]]] = {}
@@ -60,6 +63,8 @@ class FakeSearch:
             matches = self._cache.get(key)
         if matches is None:
             matches = [r for r in self.records if self._match(query, r)]
+            if self.shuffled:
+                random.Random(key).shuffle(matches)
             with self.lock:
                 self._cache[key] = matches
         start = int(cursor or 0)
@@ -196,3 +201,28 @@ def test_an_error_in_a_chain_reaches_the_consumer() -> None:
     fake.page = flaky  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="boom"):
         run_reader(fake, D0 - 300 * DAY, None, workers=4)
+
+
+@pytest.mark.parametrize("day_granular", [True, False])
+@pytest.mark.parametrize("workers", [1, 4])
+def test_pages_out_of_order_lose_nothing_and_say_so_once(
+    day_granular: bool, workers: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A search that ignores the sort: no early stop, no stealing, a floor watermark."""
+    records = make_records(seed=workers, n=3000, burst=2000, burst_day=D0 - 20 * DAY)
+    for_each_role(records)
+    fake = FakeSearch(records, day_granular=day_granular, shuffled=True)
+    with caplog.at_level("WARNING", logger="tap_intercom"):
+        got, reader = run_reader(fake, D0 - 365 * DAY, None, workers=workers)
+    ids = [r["id"] for r in got]
+    assert len(ids) == len(set(ids)) == len(records)
+    assert not reader.ordered
+    assert sum("out of ascending order" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_sorted_pages_keep_the_early_stop() -> None:
+    records = make_records(seed=2, n=3000, burst=0, burst_day=D0)
+    for_each_role(records)
+    fake = FakeSearch(records, day_granular=False)
+    got, reader = run_reader(fake, D0 - 365 * DAY, None, workers=4)
+    assert reader.ordered and len(got) == 3000
