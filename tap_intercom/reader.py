@@ -93,6 +93,10 @@ class RangeReader:
         # emitted, progress read], and for raw pages, the ids each unit handed over.
         self._open: dict[int, list[Any]] = {}
         self._seen: dict[int, set[str]] = {}
+        # Search pages come sorted ascending on ``field``: every walk checks it, and the first
+        # page out of order turns it off for the whole range (see ``_check_order``).
+        self.ordered = True
+        self._order_logged = False
         self.expected: int | None = None  # records in the whole range, from the first probe
         self.units = 0  # chains walked
         self.probes = 0  # units split (their probe page was only used to decide that)
@@ -201,6 +205,8 @@ class RangeReader:
         walked_to: int | None = None
         while True:
             records, meta = self._info(page)
+            if self.ordered and not _ascending(meta.stamps, walked_to):
+                self._out_of_order(unit)
             if unit.steal is not None:
                 self._give_away(uid, unit, walked_to)
             progress = None
@@ -218,7 +224,8 @@ class RangeReader:
             cursor = meta.cursor
             if cursor is None:
                 break
-            if unit.hi is not None and progress is not None and progress >= unit.hi:
+            stop = unit.hi is not None and progress is not None and progress >= unit.hi
+            if stop and self.ordered:
                 break  # sorted ascending: the rest belongs to the units cut off this one
             if cursor in cursors:
                 raise errors.IntercomError(
@@ -227,6 +234,22 @@ class RangeReader:
             cursors.add(cursor)
             page = self.search_page(unit, cursor)
         self._put(("done", uid))
+
+    def _out_of_order(self, unit: Unit) -> None:
+        """Pages out of order: read every chain to its end (no early stop, no stealing) and
+        hold the watermark at the start of every unfinished chain. Nothing is lost; the
+        bookmark moves only as whole slices finish. Said once per range."""
+        self.ordered = False
+        with self._ids_lock:
+            if self._order_logged:
+                return
+            self._order_logged = True
+        log.warning(
+            "search pages on %s came out of ascending order (slice from %s); reading every "
+            "slice to its end, the bookmark moves only as whole slices finish",
+            self.field,
+            unit.start,
+        )
 
     def _give_away(self, uid: int, unit: Unit, walked_to: int | None) -> None:
         """Take up a requested cut: stop at it, and hand ``[cut, hi)`` to a new unit."""
@@ -248,8 +271,8 @@ class RangeReader:
     # -- consumer side (main thread) --------------------------------------------------------
     def _rebalance(self) -> None:
         """Fewer chains than workers: ask the biggest remaining chain to give half away."""
-        if len(self._open) >= self.workers:
-            return
+        if len(self._open) >= self.workers or not self.ordered:
+            return  # a cut needs sorted pages: the chain must stop at it
         best: Unit | None = None
         best_left = -1
         best_progress: int | None = None
@@ -275,9 +298,10 @@ class RangeReader:
         if not self._open:
             return None if self.root.slc.end is None else self.root.slc.end - 1
         marks = []
+        ordered = self.ordered
         for unit, progress, _ in self._open.values():
             floor = unit.start - 1
-            marks.append(floor if progress is None else max(floor, progress - 1))
+            marks.append(floor if progress is None or not ordered else max(floor, progress - 1))
         return min(marks)
 
     def __iter__(self) -> Iterator[list[Record]]:
@@ -325,3 +349,13 @@ class RangeReader:
         finally:
             self._stop.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ascending(stamps: list[int], after: int | None) -> bool:
+    """Sort keys in ascending order, none before the chain's last page."""
+    prev = after
+    for ts in stamps:
+        if prev is not None and ts < prev:
+            return False
+        prev = ts
+    return True
