@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from intercom_api import errors
 from intercom_api import query as q
 from tap_intercom.planner import SplitPolicy, Unit
 from tap_intercom.reader import RangeReader
@@ -226,3 +227,25 @@ def test_sorted_pages_keep_the_early_stop() -> None:
     fake = FakeSearch(records, day_granular=False)
     got, reader = run_reader(fake, D0 - 365 * DAY, None, workers=4)
     assert reader.ordered and len(got) == 3000
+
+
+def test_a_server_error_on_the_id_parts_of_a_busy_day_reads_it_in_one_walk() -> None:
+    """``id $ c`` failing (5xx past its retries) never aborts the sync."""
+    records = make_records(seed=8, n=6000, burst=5000, burst_day=D0 - 40 * DAY)
+    for_each_role(records)
+    fake = FakeSearch(records, day_granular=True)
+    original: Callable[..., dict[str, Any]] = fake.page
+
+    refused: list[dict[str, Any]] = []
+
+    def no_suffix(query: dict[str, Any], cursor: str | None) -> dict[str, Any]:
+        if "'$'" in str(query):
+            refused.append(query)
+            raise errors.ServerError(500, "server_error", "boom", None)
+        return original(query, cursor)
+
+    fake.page = no_suffix  # type: ignore[method-assign]
+    got, _ = run_reader(fake, D0 - 365 * DAY, None, workers=8)
+    ids = [r["id"] for r in got]
+    assert len(ids) == len(set(ids)) == len(records)
+    assert refused  # the split was tried
