@@ -180,7 +180,10 @@ class RangeReader:
             # Probed side by side, on a pool of their own (the main pool may be all busy).
             with ThreadPoolExecutor(len(parts), thread_name_prefix="tap-intercom-parts") as pool:
                 pages = list(pool.map(lambda p: self.search_page(p, None), parts))
-        except errors.BadRequestError as e:
+        except (errors.AuthenticationError, errors.ForbiddenError):
+            raise
+        except errors.IntercomError as e:
+            # Refused (400), or failing (5xx past its retries): the day is read in one walk.
             log.info("cannot split a busy day by id suffix (%s); one walk", e)
             return False
         counts = [self._info(p)[1].total for p in pages]

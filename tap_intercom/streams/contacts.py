@@ -56,45 +56,70 @@ class ContactsStream(IntercomStream):
         for rec in records:
             tags = rec.get("tags")
             if isinstance(tags, dict):
-                if tags.get("has_more"):
-                    tags["data"] = self._all_tags(rec["id"])
+                full = self._all_tags(rec["id"]) if tags.get("has_more") else None
+                if full is not None:
+                    tags["data"] = full
                 else:
                     for item in tags.get("data") or []:
                         if isinstance(item, dict) and item.get("id") is not None:
                             item["name"] = tag_names.name(str(item["id"]))
             companies = rec.get("companies")
             if isinstance(companies, dict):
-                if companies.get("has_more"):
-                    companies["data"] = self._all_companies(rec["id"])
+                full = self._all_companies(rec["id"]) if companies.get("has_more") else None
+                if full is not None:
+                    companies["data"] = full
                 else:
                     for item in companies.get("data") or []:
                         if isinstance(item, dict) and item.get("id") is not None:
                             item["name"] = company_names.name(str(item["id"]))
 
-    def _all_tags(self, contact_id: str) -> list[dict[str, Any]]:
-        """A contact shows at most 10 tags (FACTS.md §2.1); the rest come from its tags list."""
-        data = self.client.get(f"/contacts/{quote(contact_id, safe='')}/tags")
+    def _gone(self, contact_id: str, what: str, e: errors.IntercomError) -> None:
+        """The contact was deleted (404) or merged (410) since the search listed it."""
+        how = "merged into another contact" if isinstance(e, errors.GoneError) else "deleted"
+        log.info(
+            "%s: contact %s was %s after the search listed it; emitted with the %s it showed",
+            self.name,
+            contact_id,
+            how,
+            what,
+        )
+
+    def _all_tags(self, contact_id: str) -> list[dict[str, Any]] | None:
+        """A contact shows at most 10 tags (FACTS.md §2.1); the rest come from its tags list.
+
+        None when the contact is gone since the search (its embedded tags are kept)."""
+        try:
+            data = self.client.get(f"/contacts/{quote(contact_id, safe='')}/tags")
+        except (errors.NotFoundError, errors.GoneError) as e:
+            self._gone(contact_id, "tags", e)
+            return None
         return [
             {"type": "tag", "id": t.get("id"), "url": f"/tags/{t.get('id')}", "name": t.get("name")}
             for t in data.get("data") or []
         ]
 
-    def _all_companies(self, contact_id: str) -> list[dict[str, Any]]:
-        """At most 10 companies are embedded (FACTS.md §2.1); page through the rest."""
+    def _all_companies(self, contact_id: str) -> list[dict[str, Any]] | None:
+        """At most 10 companies are embedded (FACTS.md §2.1); page through the rest.
+
+        None when the contact is gone since the search (its embedded companies are kept)."""
         out: list[dict[str, Any]] = []
-        for page in self.client.iter_pages(
-            f"/contacts/{quote(contact_id, safe='')}/companies", list_key="companies"
-        ):
-            self.intercom_tap.company_names.prime(page)
-            out.extend(
-                {
-                    "type": "company",
-                    "id": c.get("id"),
-                    "url": f"/companies/{c.get('id')}",
-                    "name": c.get("name"),
-                }
-                for c in page
-            )
+        try:
+            for page in self.client.iter_pages(
+                f"/contacts/{quote(contact_id, safe='')}/companies", list_key="companies"
+            ):
+                self.intercom_tap.company_names.prime(page)
+                out.extend(
+                    {
+                        "type": "company",
+                        "id": c.get("id"),
+                        "url": f"/companies/{c.get('id')}",
+                        "name": c.get("name"),
+                    }
+                    for c in page
+                )
+        except (errors.NotFoundError, errors.GoneError) as e:
+            self._gone(contact_id, "companies", e)
+            return None
         return out
 
     # -- read by ids (the original connector's "Get a user" / "Get a lead") -------------------
