@@ -16,6 +16,7 @@ from intercom_sandbox.models.companies import CompanyStore
 from intercom_sandbox.models.contacts import ContactStore
 from intercom_sandbox.models.conversations import ConversationStore, TicketStore
 from intercom_sandbox.models.workspace import WorkspaceStore
+from intercom_sandbox.settings import Settings
 
 WORKSPACE_ID = "sbx4nd8o"
 
@@ -27,8 +28,11 @@ class Backend:
         clock: Clock | None = None,
         random_seed: int = 0,
         search_lag_seconds: float = 0.0,
+        settings: Settings | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        # Behaviour switches and the workspace timezone (settings.py); a reset keeps them.
+        self.settings = settings or Settings()
         self.clock = clock or Clock()
         self.random_seed = random_seed
         # A write reaches search results only this many (sandbox-clock) seconds later.

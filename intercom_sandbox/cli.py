@@ -10,6 +10,7 @@ import sys
 import threading
 
 from intercom_sandbox.seed import SEED_KINDS
+from intercom_sandbox.settings import DEFAULT_TIMEZONE, SWITCHES, parse_zone
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="delay before a contact write is visible to search",
     )
+    for switch in SWITCHES.values():
+        p.add_argument(
+            f"--{switch.name.replace('_', '-')}",
+            choices=switch.choices,
+            default=switch.default,
+            help=f"{switch.help} (default: {switch.default})",
+        )
+    p.add_argument(
+        "--timezone",
+        default=DEFAULT_TIMEZONE,
+        metavar="ZONE",
+        help="the workspace timezone, an IANA name (GET /me app.timezone; contact search "
+        f"matches dates by calendar day in it; default: {DEFAULT_TIMEZONE})",
+    )
     p.add_argument("--verbose", action="store_true", help="log every request")
     return p
 
@@ -66,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         print("intercom-sandbox: --rate-limit-per-minute must be at least 6", file=sys.stderr)
         return 2
     try:
+        parse_zone(args.timezone)
+    except ValueError as e:
+        print(f"intercom-sandbox: --timezone: {e}", file=sys.stderr)
+        return 2
+    try:
         sandbox = start(
             host=args.host,
             port=args.port,
@@ -74,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             random_seed=args.random_seed,
             search_lag_seconds=args.search_lag_seconds,
             seed=counts,
+            timezone=args.timezone,
+            **{name: getattr(args, name) for name in SWITCHES},
         )
     except OSError as e:
         print(f"intercom-sandbox: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
@@ -90,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"intercom-sandbox: {e}", file=sys.stderr)
         sandbox.stop()
         return 2
-    print(sandbox.base_url, flush=True)
+    # The handler is in place before the URL is printed: a caller that reads the URL and
+    # sends SIGTERM at once gets a clean stop, not the default kill.
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    print(sandbox.base_url, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     sandbox.stop()

@@ -1,21 +1,45 @@
 """Fault injection: error statuses, extra 429s, dropped connections, truncated bodies, latency.
 
 Where a fault strikes matters for the client's idempotency, so it is part of the model:
-- ``500``, ``503`` and ``429`` reject the request *before* it is processed (nothing written);
+- ``500``, ``503``, ``echo_token``, ``429`` and ``late_reset`` reject the request *before* it
+  is processed (nothing written);
 - ``502``, ``drop`` and ``truncate`` strike *after* it was processed: a write took effect
   but its answer is lost, which is what a retrying client must not duplicate.
+
+The two kinds of 429 Intercom sends (FACTS.md §5):
+- ``429`` is "throttled with budget left" (a workspace-wide limit, a burst, an overloaded
+  server): the request was counted by the window limiter and *allowed*, and its rate headers
+  are that hit's, so X-RateLimit-Remaining still shows budget (0 only when the hit took the
+  window's last call);
+- ``late_reset`` is "window spent, come back later than you think": 429 with Remaining 0 and
+  an X-RateLimit-Reset 5-10 s (half to a whole window, seeded) after the window's own end.
+  Until that time every request is refused the same way, so a client that waits only for
+  the end of its own window is refused again.
+
+``echo_token`` is a retryable 500 whose error message quotes the caller's Authorization
+header verbatim (some APIs echo it): a client must never log or raise it unscrubbed.
+
+``fault_rate`` (the CLI's --fault-rate) spreads one rate over the kinds of ``SPREAD_KINDS``
+only: a late reset stalls a whole app for a window, which a blanket rate should not do.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-BEFORE_KINDS = ("500", "503", "429")
+from intercom_sandbox import ratelimit
+
+BEFORE_KINDS = ("500", "503", "429", "late_reset", "echo_token")
 AFTER_KINDS = ("502", "drop", "truncate")
 KINDS = BEFORE_KINDS + AFTER_KINDS
+# What ``fault_rate`` spreads one total rate over.
+SPREAD_KINDS = ("500", "503", "429", "502", "drop", "truncate")
 
 
 @dataclass
@@ -38,11 +62,15 @@ class FaultConfig:
 class Faults:
     """Draws, per request, at most one fault from the configured rates (seeded)."""
 
-    def __init__(self, random_seed: int = 0) -> None:
+    def __init__(self, random_seed: int = 0, *, time_fn: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(random_seed ^ 0x5EED)
+        # Real time, as the window limiter's (intercom_sandbox.ratelimit): Reset stamps are
+        # compared with the client's own clock.
+        self._time = time_fn
         self.config = FaultConfig()
         self.injected: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self._late_reset: int | None = None  # a late_reset's X-RateLimit-Reset, while pending
 
     def configure(self, data: dict[str, Any]) -> FaultConfig:
         """Update from a control-API / CLI dict; unknown keys are an error."""
@@ -54,8 +82,8 @@ class Faults:
                         self._set_rate(cfg, kind, rate)
                 elif key == "fault_rate":  # spread one total rate evenly over every kind
                     total = float(value)
-                    for kind in KINDS:
-                        self._set_rate(cfg, kind, total / len(KINDS))
+                    for kind in SPREAD_KINDS:
+                        self._set_rate(cfg, kind, total / len(SPREAD_KINDS))
                 elif key in KINDS:
                     self._set_rate(cfg, key, value)
                 elif key in ("latency_ms", "jitter_ms"):
@@ -82,6 +110,23 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self.config = FaultConfig()
+            self._late_reset = None
+
+    def late_reset(self, fault: str | None) -> int | None:
+        """The X-RateLimit-Reset of a pending late reset, or None to serve normally.
+
+        ``fault`` is this request's draw: ``late_reset`` starts a refusal that lasts until
+        5-10 s (half to a whole window) after the end of the current rate window."""
+        window = ratelimit.WINDOW_SECONDS  # read at call time: tests shorten the windows
+        with self._lock:
+            now = self._time()
+            if self._late_reset is not None and now >= self._late_reset:
+                self._late_reset = None
+            if self._late_reset is None and fault == "late_reset":
+                window_end = int((now // window + 1) * window)
+                late = max(1, math.ceil(self._rng.uniform(0.5, 1.0) * window))
+                self._late_reset = window_end + late
+            return self._late_reset
 
     def draw(self, operation_id: str) -> tuple[str | None, float]:
         """Return (fault kind or None, added latency in seconds) for one request."""

@@ -1,54 +1,62 @@
-"""Intercom's search DSL (FACTS.md §2.6, §3): validation, evaluation, sorting, cursor paging.
+"""Intercom's search DSL (FACTS.md §2.6, §3): validation and compilation of a search body.
 
 Shared by contacts, conversations and tickets: a store describes its searchable fields in a
-``SearchSpec``; ``parse_search`` validates a whole request body and compiles the query into
-a predicate; ``run_search`` filters, sorts and slices one page; ``pages`` builds the spec's
-``pages`` object.
-
-Paging uses keyset cursors: a cursor holds the sort key (value, id) of the last document
-served, so a walk never skips or repeats a document whose sort key did not change, even
-when the store changed between pages. A ``SearchCache`` keeps the full sorted match list
-per (caller's store version, normalised query, sort), so pages 2..n cost a bisect and a
-slice instead of a scan and a sort.
+``SearchSpec`` (search_spec.py); ``parse_search`` validates a whole request body and
+compiles the query into a predicate, reading it as the request's ``SearchOptions`` say
+(date precision and timezone, e-mail case, order); ``run_search`` (search_run.py) filters,
+sorts and slices one page; ``pages`` builds the spec's ``pages`` object. Date matching by
+calendar day lives in search_dates.py.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import math
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Hashable, Iterable, KeysView, Mapping
-from dataclasses import dataclass, field
-from operator import itemgetter
+from collections.abc import Callable, KeysView
+from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import orjson
 
 from intercom_sandbox import exceptions as exc
-from intercom_sandbox.cursors import decode_cursor_payload, encode_cursor, invalid_cursor
-from intercom_sandbox.search_index import LaggedIndex, Matches, SearchCache, doc_id
+from intercom_sandbox.cursors import invalid_cursor
+from intercom_sandbox.search_dates import (
+    DAY_DATE_OPS,
+    SECOND_DATE_OPS,
+    DateMode,
+    day_matcher,
+)
+from intercom_sandbox.search_index import LaggedIndex, SearchCache
+from intercom_sandbox.search_run import decode_cursor, pages, run_search
+from intercom_sandbox.search_spec import (
+    Doc,
+    ParsedSearch,
+    Predicate,
+    SearchOptions,
+    SearchSpec,
+    dotted_getter,
+    field_getter,
+)
 
 __all__ = [
+    "DateMode",
     "LaggedIndex",
     "ParsedSearch",
     "SearchCache",
+    "SearchOptions",
     "SearchSpec",
+    "dotted_getter",
     "pages",
     "parse_search",
     "run_search",
 ]
 
-Doc = dict[str, Any]
-Getter = Callable[[Doc], Any]
-Predicate = Callable[[Doc], bool]
 _MULTI = (list, tuple, set, frozenset, KeysView)
 # Exact types of list-valued document fields: a set lookup is much cheaper than an
 # isinstance() against the KeysView ABC on the hot path of every filter.
 _MULTI_TYPES = frozenset([list, tuple, set, frozenset, type({}.keys())])
-_NUMBER_TYPES = frozenset([int, float])
 
-DAY = 86_400
 MAX_NESTING = 2  # "max 2 nested filters" [S16:8740]
 MAX_FILTERS_PER_GROUP = 15  # "max 15 filters for each AND or OR group" [S16:8741]
 SORT_ORDERS = ("ascending", "descending")
@@ -66,89 +74,9 @@ TYPE_OPERATORS: dict[str, frozenset[str]] = {
     "boolean": frozenset(["=", "!=", "IN", "NIN"]),
     "integer": _NUMBER_OPS,
     "float": _NUMBER_OPS,
-    "date": _NUMBER_OPS,  # day-granular dates narrow this to = < > (see _operators_for)
+    "date": _NUMBER_OPS,  # contact dates narrow this (see _operators_for)
     "tag": frozenset(["=", "!="]),
 }
-_DAY_DATE_OPS = frozenset(["=", "<", ">"])
-
-
-@dataclass(frozen=True)
-class SearchSpec:
-    """What one search endpoint accepts.
-
-    ``fields`` maps a (dotted) field name to its type: string | text | integer | float |
-    date | boolean | tag. ``day_granular_dates``: contact dates match by UTC calendar day
-    and allow only ``= < >`` (FACTS.md §2.6). ``dates_inclusive``: ``>``/``<`` on integer and
-    date fields mean ``>=``/``<=`` (conversations, FACTS.md §3). ``list_key`` is the
-    response key of the result array.
-    """
-
-    fields: Mapping[str, str]
-    day_granular_dates: bool
-    default_per_page: int
-    dates_inclusive: bool
-    list_key: str
-    max_per_page: int = 150
-    # field -> accessor(doc), overriding the dotted lookup (aliases, computed fields).
-    accessors: Mapping[str, Getter] = field(default_factory=dict)
-    # Fields not in ``fields`` (e.g. custom_attributes.x): name -> type, or None if unknown.
-    resolve_field: Callable[[str], str | None] | None = None
-    # String fields whose equality ignores case (contact e-mail, FACTS.md §2.6).
-    case_insensitive: frozenset[str] = frozenset()
-    # Order used when the body has no ``sort``: (field, descending?) and that field's type.
-    default_sort: tuple[str, bool] = ("id", False)
-    default_sort_type: str = "string"
-
-    def field_type(self, name: str) -> str | None:
-        t = self.fields.get(name)
-        if t is None and self.resolve_field is not None:
-            t = self.resolve_field(name)
-        return t
-
-
-@dataclass
-class ParsedSearch:
-    """A validated search request: predicate, sort, page size and cursor position."""
-
-    query: dict[str, Any]
-    predicate: Predicate
-    fields_used: frozenset[str]
-    sort_field: str
-    sort_type: str
-    sort_desc: bool
-    per_page: int
-    page: int
-    after: tuple[bool, Any, str] | None  # (value missing?, sort value, id) of the last doc served
-    key: str  # normalised query + sort: the cache key and the cursor's guard
-
-
-# -- field access -------------------------------------------------------------------------
-
-
-def dotted_getter(name: str) -> Getter:
-    """doc["a"]["b"] for "a.b"; None where any level is missing or not an object."""
-    if "." not in name:
-        return lambda d: d.get(name)
-    parts = tuple(name.split("."))
-
-    def get(d: Doc) -> Any:
-        cur: Any = d
-        for p in parts:
-            if not isinstance(cur, dict):
-                return None
-            cur = cur.get(p)
-        return cur
-
-    return get
-
-
-def _getter(spec: SearchSpec, name: str, get: Callable[[Doc, str], Any] | None) -> Getter:
-    acc = spec.accessors.get(name)
-    if acc is not None:
-        return acc
-    if get is not None:
-        return lambda d: get(d, name)
-    return dotted_getter(name)
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -158,9 +86,22 @@ def _invalid(message: str, field_name: str | None = None) -> exc.ParameterInvali
     return exc.ParameterInvalid(message, field=field_name)
 
 
-def _operators_for(spec: SearchSpec, ftype: str) -> frozenset[str]:
-    if ftype == "date" and spec.day_granular_dates:
-        return _DAY_DATE_OPS
+@dataclass(frozen=True)
+class _Reading:
+    """How this request's filters are compiled: the spec, the store's getter, the date
+    mode and the case-insensitive fields (the resolved ``SearchOptions``)."""
+
+    spec: SearchSpec
+    get: Callable[[Doc, str], Any] | None
+    dates: DateMode
+    case_insensitive: frozenset[str]
+
+
+def _operators_for(reading: _Reading, ftype: str, zone: tzinfo | None) -> frozenset[str]:
+    if ftype == "date" and reading.spec.day_granular_dates:
+        # Contact dates: = < > by calendar day on stable versions; Preview's exact-second
+        # matching also takes != >= <= (FACTS.md §2.6).
+        return DAY_DATE_OPS if zone is not None else SECOND_DATE_OPS
     return TYPE_OPERATORS[ftype]
 
 
@@ -175,6 +116,11 @@ def _coerce(value: Any, ftype: str, name: str) -> Any:
             raise _invalid(f"The value for field '{name}' must be a number", name)
         if isinstance(value, int) or (ftype == "float" and isinstance(value, float)):
             return value
+        # singer-io/tap-intercom sends dates as floats (datetime.timestamp(), fractions
+        # included) on every contact and conversation search: production evidence that
+        # Intercom takes them (intercom_sandbox/README.md, "What real clients send").
+        if ftype == "date" and isinstance(value, float) and math.isfinite(value):
+            return value
         # The spec's own example sends a date as a numeric string ('1306054154', S16:8890).
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             return int(value)
@@ -187,19 +133,19 @@ def _coerce(value: Any, ftype: str, name: str) -> Any:
     raise _invalid(f"Field '{name}' cannot be searched", name)
 
 
-def _match_one(op: str, ftype: str, q: Any, spec: SearchSpec, ci: bool) -> Callable[[Any], bool]:
-    """Positive test of one scalar document value against the query value ``q``."""
-    if ftype == "date" and spec.day_granular_dates:
-        # Contact dates match by calendar day, UTC (FACTS.md §2.6): = is the whole day of
-        # q, > starts at the next day, < ends before q's day.
-        start = q - q % DAY
-        end = start + DAY
-        if op == "=":
-            return lambda v: type(v) in _NUMBER_TYPES and start <= v < end
-        if op == ">":
-            return lambda v: type(v) in _NUMBER_TYPES and v >= end
-        if op == "<":
-            return lambda v: type(v) in _NUMBER_TYPES and v < start
+def _match_one(
+    op: str, ftype: str, q: Any, spec: SearchSpec, ci: bool, zone: tzinfo | None = None
+) -> Callable[[Any], bool]:
+    """Positive test of one scalar document value against the query value ``q``.
+
+    ``zone``: a date field matched by calendar day of that timezone (search_dates.py);
+    None compares numbers exactly.
+    """
+    if ftype == "date" and zone is not None and op in DAY_DATE_OPS:
+        try:
+            return day_matcher(op, q, zone)
+        except ValueError as e:
+            raise _invalid(str(e)) from e
     if ftype in ("integer", "date", "float"):
         inclusive = spec.dates_inclusive
         if op == "=":
@@ -263,9 +209,8 @@ def _tokens(text: str) -> set[str]:
     return out
 
 
-def _compile_filter(
-    node: dict[str, Any], spec: SearchSpec, get: Callable[[Doc, str], Any] | None, used: set[str]
-) -> Predicate:
+def _compile_filter(node: dict[str, Any], reading: _Reading, used: set[str]) -> Predicate:
+    spec, get = reading.spec, reading.get
     name = node.get("field")
     op = node.get("operator")
     if not isinstance(name, str) or not name:
@@ -279,17 +224,19 @@ def _compile_filter(
     ftype = spec.field_type(name)
     if ftype is None:
         raise _invalid(f"'{name}' is not a searchable field", name)
-    if op not in _operators_for(spec, ftype):
+    zone = reading.dates.zone_for(name) if ftype == "date" else None
+    allowed = _operators_for(reading, ftype, zone)
+    if op not in allowed:
         raise _invalid(
             f"Operator '{op}' is not supported for field '{name}' (type {ftype}); use one of "
-            + ", ".join(sorted(_operators_for(spec, ftype))),
+            + ", ".join(sorted(allowed)),
             name,
         )
     if "value" not in node:
         raise _invalid(f"The filter on '{name}' has no 'value'", name)
     raw = node["value"]
     used.add(name)
-    getter = _getter(spec, name, get)
+    getter = field_getter(spec, name, get)
     negate = op in NEGATIVE
     pos_op = NEGATIVE.get(op, op)
 
@@ -315,7 +262,7 @@ def _compile_filter(
             )
         q = _coerce(raw, ftype, name)
 
-    test = _match_one(pos_op, ftype, q, spec, name in spec.case_insensitive)
+    test = _match_one(pos_op, ftype, q, spec, name in reading.case_insensitive, zone)
 
     if "." in name or name in spec.accessors or get is not None:
 
@@ -337,17 +284,11 @@ def _compile_filter(
     return (lambda d: not positive(d)) if negate else positive
 
 
-def _compile(
-    node: Any,
-    spec: SearchSpec,
-    get: Callable[[Doc, str], Any] | None,
-    depth: int,
-    used: set[str],
-) -> Predicate:
+def _compile(node: Any, reading: _Reading, depth: int, used: set[str]) -> Predicate:
     if not isinstance(node, dict):
         raise _invalid("A search query must be an object: a filter or an AND/OR group", "query")
     if "field" in node:
-        return _compile_filter(node, spec, get, used)
+        return _compile_filter(node, reading, used)
     op = node.get("operator")
     if op not in ("AND", "OR"):
         raise _invalid(
@@ -365,7 +306,7 @@ def _compile(
             f"it has {len(children)}",
             "query",
         )
-    preds = [_compile(c, spec, get, depth + 1, used) for c in children]
+    preds = [_compile(c, reading, depth + 1, used) for c in children]
     if len(preds) == 1:
         return preds[0]
     if op == "AND":
@@ -380,16 +321,26 @@ def _compile(
 
 
 def parse_search(
-    body: dict[str, Any], spec: SearchSpec, *, get: Callable[[Doc, str], Any] | None = None
+    body: dict[str, Any],
+    spec: SearchSpec,
+    *,
+    get: Callable[[Doc, str], Any] | None = None,
+    options: SearchOptions | None = None,
 ) -> ParsedSearch:
-    """Validate a whole search body (query DSL, limits, sort, pagination) or raise a 400."""
+    """Validate a whole search body (query DSL, limits, sort, pagination) or raise a 400.
+
+    ``options`` (search_spec.py) say how to read it where the sandbox's switches or the
+    request's version decide; without them, the spec's defaults.
+    """
+    options = options or SearchOptions()
+    dates, ci = options.resolve(spec)
     if not isinstance(body, dict):
         raise _invalid("The search body must be a JSON object")
     query = body.get("query")
     if query is None:
         raise exc.ParameterNotFound("query is required", field="query")
     used: set[str] = set()
-    predicate = _compile(query, spec, get, 0, used)
+    predicate = _compile(query, _Reading(spec, get, dates, ci), 0, used)
 
     sort_field, sort_desc = spec.default_sort
     sort_type = spec.default_sort_type
@@ -412,6 +363,8 @@ def parse_search(
         if ftype is None or ftype == "tag":
             raise _invalid(f"'{f}' is not a sortable field", "sort.field")
         sort_field, sort_type, sort_desc = f, ftype, order == "descending"
+    if options.order is not None:  # the sort was checked, and is ignored (SearchOptions)
+        sort_field, sort_type, sort_desc = f"~{options.order_name}", "string", False
 
     pagination = body.get("pagination")
     per_page = spec.default_per_page
@@ -429,13 +382,14 @@ def parse_search(
         if cursor is not None and not isinstance(cursor, str):
             raise invalid_cursor()
 
+    reading = [dates.fingerprint(), sorted(ci)]
     key = hashlib.blake2b(
-        orjson.dumps([query, sort_field, sort_desc], option=orjson.OPT_SORT_KEYS),
+        orjson.dumps([query, sort_field, sort_desc, reading], option=orjson.OPT_SORT_KEYS),
         digest_size=8,
     ).hexdigest()
     page, after = 1, None
     if cursor:
-        page, after = _decode_cursor(cursor, key)
+        page, after = decode_cursor(cursor, key)
     return ParsedSearch(
         query=query,
         predicate=predicate,
@@ -447,148 +401,5 @@ def parse_search(
         page=page,
         after=after,
         key=key,
+        order_get=options.order,
     )
-
-
-# -- cursors (the opaque encoding is shared with the list endpoints: cursors.py) ----------
-
-
-def _decode_cursor(cursor: str, key: str) -> tuple[int, tuple[bool, Any, str]]:
-    data = decode_cursor_payload(cursor)
-    if (
-        not isinstance(data, list)
-        or len(data) != 5
-        or data[0] != key
-        or not isinstance(data[1], bool)
-        or not isinstance(data[3], str)
-        or not isinstance(data[4], int)
-        or data[4] < 2
-    ):
-        raise invalid_cursor()
-    return data[4], (data[1], data[2], data[3])
-
-
-# -- running ------------------------------------------------------------------------------
-
-
-def _normaliser(ftype: str) -> Callable[[Any], Any]:
-    """Map a sort value to a comparable one of the field's type, or None (sorts last)."""
-    if ftype in ("integer", "date", "float"):
-        return lambda v: v if type(v) in _NUMBER_TYPES else None
-    if ftype == "boolean":
-        return lambda v: int(v) if isinstance(v, bool) else None
-    return lambda v: v if isinstance(v, str) else (None if v is None else str(v))
-
-
-def _key_function(
-    spec: SearchSpec, parsed: ParsedSearch, get: Callable[[Doc, str], Any] | None
-) -> Callable[[Doc], tuple[Any, str]]:
-    """doc -> (normalised sort value or None, id)."""
-    name = parsed.sort_field
-    norm = _normaliser(parsed.sort_type)
-    simple = "." not in name and get is None and name not in spec.accessors
-    if simple and parsed.sort_type in ("integer", "date", "float"):  # the common case
-
-        def numeric_key(d: Doc) -> tuple[Any, str]:
-            v = d.get(name)
-            return (v if type(v) in _NUMBER_TYPES else None, d["id"])
-
-        return numeric_key
-    raw_get = _getter(spec, name, get)
-    return lambda d: (norm(raw_get(d)), d["id"])
-
-
-def _sorted_matches(
-    parsed: ParsedSearch,
-    docs: Iterable[Doc],
-    key_of: Callable[[Doc], tuple[Any, str]],
-) -> Matches:
-    pred = parsed.predicate
-    present: list[tuple[Any, str, Doc]] = []
-    missing: list[Doc] = []
-    # Building tens of thousands of tuples would trigger collections that walk every
-    # record of the store; none of these objects can form a cycle.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for d in docs:
-            if pred(d):
-                key = key_of(d)
-                if key[0] is None:
-                    missing.append(d)
-                else:
-                    present.append((*key, d))
-        present.sort(key=itemgetter(0, 1))
-        missing.sort(key=doc_id)
-        return Matches(pred, key_of, [t[2] for t in present], missing)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def run_search(
-    parsed: ParsedSearch,
-    docs: Iterable[Doc],
-    spec: SearchSpec,
-    *,
-    get: Callable[[Doc, str], Any] | None = None,
-    cache: SearchCache | None = None,
-    cache_key: Hashable | None = None,
-) -> tuple[list[Doc], int, str | None]:
-    """(page of matching docs, total_count, next cursor or None on the last page).
-
-    Order: by the sort field then id, documents without a sort value last (as
-    Elasticsearch sorts missing values). With ``cache`` and ``cache_key`` (see
-    ``SearchCache``), the sorted match list is computed once per query and reused by
-    every later page; ``docs`` is then only read on a miss.
-    """
-    entry = None
-    full_key = None
-    if cache is not None and cache_key is not None:
-        full_key = (cache_key, parsed.key)
-        entry = cache.get(full_key)
-    if entry is None:
-        entry = _sorted_matches(parsed, docs, _key_function(spec, parsed, get))
-        if full_key is not None and cache is not None:
-            cache.put(full_key, entry)
-    present, missing, key_of = entry.present, entry.missing, entry.key_of
-    n_present = len(present)
-    total = n_present + len(missing)
-
-    start = 0
-    if parsed.after is not None:
-        was_missing, value, last_id = parsed.after
-        try:
-            if was_missing:
-                start = n_present + bisect_right(missing, last_id, key=doc_id)
-            elif parsed.sort_desc:
-                start = n_present - bisect_left(present, (value, last_id), key=key_of)
-            else:
-                start = bisect_right(present, (value, last_id), key=key_of)
-        except TypeError as e:  # a cursor value of the wrong type for this sort
-            raise invalid_cursor() from e
-    end = min(start + parsed.per_page, total)
-    page: list[Doc] = []
-    for i in range(start, end):
-        if i < n_present:
-            page.append(present[n_present - 1 - i] if parsed.sort_desc else present[i])
-        else:
-            page.append(missing[i - n_present])
-    next_cursor = None
-    if end < total and page:
-        v, last_id = key_of(page[-1])
-        next_cursor = encode_cursor([parsed.key, v is None, v, last_id, parsed.page + 1])
-    return page, total, next_cursor
-
-
-def pages(parsed: ParsedSearch, total_count: int, next_cursor: str | None) -> dict[str, Any]:
-    """The spec's cursor ``pages`` object; no ``next`` on the last page."""
-    out: dict[str, Any] = {
-        "type": "pages",
-        "page": parsed.page,
-        "per_page": parsed.per_page,
-        "total_pages": math.ceil(total_count / parsed.per_page) if total_count else 0,
-    }
-    if next_cursor is not None:
-        out["next"] = {"per_page": parsed.per_page, "starting_after": next_cursor}
-    return out

@@ -38,6 +38,8 @@ log = logging.getLogger("intercom_sandbox")
 DEFAULT_VERSION = "2.16"
 # The 2.16 spec's `intercom_version` enum [S16:32229].
 KNOWN_VERSIONS = frozenset(["1.0", "1.1", "1.2", "1.3", "1.4"] + [f"2.{i}" for i in range(17)])
+# ... plus Preview, and its old name Unstable, which "will continue to work" (FACTS.md §1).
+KNOWN_VERSIONS |= {"Preview", "Unstable"}
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
@@ -302,7 +304,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         app = self.server.app
         request_id = str(uuid.uuid4())
-        parts = urlsplit(self.path)
+        # "//contacts/1/tags" (singer-io/tap-intercom joins base + "/" + a "/..." url) is
+        # the path //contacts/..., not a host: see intercom_sandbox/README.md.
+        parts = urlsplit("/" + self.path.lstrip("/") if self.path.startswith("//") else self.path)
         path = unquote(parts.path).rstrip("/") or "/"
         extra_headers: dict[str, str] = {"X-Request-Id": request_id}
         operation_id = "unknown"
@@ -325,6 +329,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 time.sleep(delay)
             if fault in ("500", "503"):
                 raise (exc.ServerError if fault == "500" else exc.ServiceUnavailable)()
+            if fault == "echo_token":
+                # Some APIs quote the Authorization header back in an error message.
+                raise exc.ServerError(
+                    "Internal server error while handling Authorization: "
+                    f"{self.headers.get('Authorization') or '(none)'}"
+                )
 
             if not app.token_ok(self.headers.get("Authorization")):
                 raise exc.Unauthorized()
@@ -340,8 +350,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
             ):
                 raise exc.NotAcceptable()
 
+            late = app.faults.late_reset(fault)
+            if late is not None:
+                # Window spent until a Reset later than the window's end: refused (and not
+                # counted) until then, whatever the client's own window says (FACTS.md §5).
+                limit = app.limiter.per_window
+                extra_headers.update(
+                    {
+                        "X-RateLimit-Limit": str(limit),
+                        "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset": str(late),
+                    }
+                )
+                raise exc.RateLimitExceeded(f"Exceeded rate limit of {limit} in 10_seconds")
             decision = app.limiter.hit()
             extra_headers.update(decision.headers())
+            # The "429" fault: the hit was allowed, so its headers still show budget left.
             if not decision.allowed or fault == "429":
                 raise exc.RateLimitExceeded(
                     f"Exceeded rate limit of {decision.limit} in 10_seconds"
@@ -468,14 +492,28 @@ def start(
     search_lag_seconds: float = 0.0,
     seed: dict[str, int] | None = None,
     clock_start: float | None = None,
+    email_match: str = "case_insensitive",
+    conversation_order: str = "sorted",
+    contact_date_precision: str = "day",
+    timezone: str = "UTC",
 ) -> RunningSandbox:
-    """Start a sandbox in this process (port 0 picks a free port) and return it."""
+    """Start a sandbox in this process (port 0 picks a free port) and return it.
+
+    The last four keywords are the behaviour switches of ``intercom_sandbox/settings.py``.
+    """
     from intercom_sandbox.clock import Clock
+    from intercom_sandbox.settings import Settings
 
     backend = Backend(
         random_seed=random_seed,
         search_lag_seconds=search_lag_seconds,
         clock=Clock(clock_start),
+        settings=Settings(
+            email_match=email_match,
+            conversation_order=conversation_order,
+            contact_date_precision=contact_date_precision,
+            timezone=timezone,
+        ),
     )
     app = SandboxApp(
         tokens=tokens,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 from bisect import bisect_right
 from collections.abc import Iterable
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
@@ -28,13 +29,16 @@ from intercom_sandbox.models.contacts_fields import (
 )
 from intercom_sandbox.models.contacts_render import render_contact, template
 from intercom_sandbox.search import (
+    DateMode,
     LaggedIndex,
     ParsedSearch,
     SearchCache,
+    SearchOptions,
     SearchSpec,
     dotted_getter,
     run_search,
 )
+from intercom_sandbox.settings import PREVIEW_VERSIONS
 
 if TYPE_CHECKING:
     from intercom_sandbox.backend import Backend
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 Contact = dict[str, Any]
 MAX_COMPANIES = 1000  # FACTS.md §2.7
 MERGE_HOPS = 3  # the Link header resolves up to 3 merge hops [S16:8024]
+EMAIL_FIELDS = frozenset(["email", "email_domain"])
 _EMPTY: dict[str, Any] = {}
 
 
@@ -91,7 +96,7 @@ class ContactStore:
             list_key="data",
             accessors=accessors,
             resolve_field=self._custom_field_type,
-            case_insensitive=frozenset(["email", "email_domain"]),
+            case_insensitive=EMAIL_FIELDS,
             default_sort=("_seq", False),
             default_sort_type="integer",
         )
@@ -429,6 +434,21 @@ class ContactStore:
         total = len(by_id) - self._archived
         next_cursor = encode_cursor(["list", out[-1]["_seq"], page + 1]) if more and out else None
         return out, total, next_cursor, page
+
+    def search_options(self, version: str) -> SearchOptions:
+        """How a search at this ``Intercom-Version`` reads dates and e-mails (settings.py).
+
+        Stable versions match dates by calendar day in the workspace timezone, Date custom
+        attributes too; Preview (or the ``second`` switch) matches standard timestamps to
+        the second and Date custom attributes by UTC day (FACTS.md §2.6).
+        """
+        settings = self.backend.settings
+        if settings.contact_date_precision == "second" or version in PREVIEW_VERSIONS:
+            dates = DateMode(None, timezone.utc)
+        else:
+            dates = DateMode(settings.zone, settings.zone)
+        ci = EMAIL_FIELDS if settings.email_match == "case_insensitive" else frozenset()
+        return SearchOptions(dates=dates, case_insensitive=ci)
 
     def search(self, parsed: ParsedSearch) -> tuple[list[Contact], int, str | None]:
         """POST /contacts/search over what the (lagged) index sees."""

@@ -29,6 +29,7 @@ from intercom_sandbox.search import (
     parse_search,
     run_search,
 )
+from intercom_sandbox.search_spec import unsorted_options
 
 if TYPE_CHECKING:
     from intercom_sandbox.backend import Backend
@@ -381,8 +382,15 @@ class ConversationStore:
     def search(
         self, body: dict[str, Any]
     ) -> tuple[ParsedSearch, list[dict[str, Any]], int, str | None]:
-        """POST /conversations/search: (parsed, page, total_count, next cursor)."""
-        parsed = parse_search(body, CONVERSATION_SEARCH, get=get_field)
+        """POST /conversations/search: (parsed, page, total_count, next cursor).
+
+        With the ``conversation_order: unsorted`` switch the body's sort is ignored
+        (settings.py).
+        """
+        options = None
+        if self.backend.settings.conversation_order == "unsorted":
+            options = unsorted_options(self.backend.random_seed)
+        parsed = parse_search(body, CONVERSATION_SEARCH, get=get_field, options=options)
         page, total, nxt = run_search(
             parsed,
             self.by_id.values(),

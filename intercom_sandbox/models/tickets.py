@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
 from intercom_sandbox.search import ParsedSearch, SearchCache, SearchSpec, parse_search, run_search
+from intercom_sandbox.search_spec import unsorted_options
 
 if TYPE_CHECKING:
     from intercom_sandbox.backend import Backend
@@ -354,7 +355,10 @@ class TicketStore:
     def search(
         self, body: dict[str, Any]
     ) -> tuple[ParsedSearch, list[dict[str, Any]], int, str | None]:
-        parsed = parse_search(body, self.search_spec, get=self._get)
+        options = None  # the conversation_order switch covers tickets too (settings.py)
+        if self.backend.settings.conversation_order == "unsorted":
+            options = unsorted_options(self.backend.random_seed)
+        parsed = parse_search(body, self.search_spec, get=self._get, options=options)
         page, total, nxt = run_search(
             parsed,
             self.by_id.values(),

@@ -52,7 +52,7 @@ class WorkspaceStore:
             "created_at": backend.now(),
             "secure": False,
             "identity_verification": False,
-            "timezone": "Etc/UTC",
+            "timezone": None,  # the workspace timezone setting, filled in by render_me
             "region": "US",
         }
         # Every workspace has the admin whose token the API is called with (GET /me).
@@ -123,7 +123,8 @@ class WorkspaceStore:
         out = self.render_admin(admin)
         out.pop("away_status_reason_id")
         out["email_verified"] = True
-        out["app"] = dict(self.app)
+        # The workspace timezone (Settings > General): contact search's calendar days.
+        out["app"] = {**self.app, "timezone": self.backend.settings.timezone}
         out["avatar"] = {"type": "avatar", "image_url": admin["avatar"]}
         return out
 

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
+from intercom_sandbox.responses.workspace import base_url
 from intercom_sandbox.search import pages, parse_search
 
 if TYPE_CHECKING:
@@ -53,12 +54,16 @@ def _id_from_body(req: Request, what: str) -> str:
 
 
 def _page_links(req: Request, total: int, page: int, per_page: int) -> dict[str, Any]:
-    """``pages_link``: page-number paging whose ``next`` is a URL (or null)."""
+    """``pages_link``: page-number paging whose ``next`` is an absolute URL (or null).
+
+    Absolute, as the spec's ``format: uri`` says and as singer-io/tap-intercom needs: it
+    requests ``pages.next`` as the URL of the next page.
+    """
     total_pages = math.ceil(total / per_page) if total else 0
     nxt = None
     if page < total_pages:
         path = req.path.replace("{contact_id}", req.path_params.get("contact_id", ""))
-        nxt = f"{path}?page={page + 1}&per_page={per_page}"
+        nxt = f"{base_url(req)}{path}?page={page + 1}&per_page={per_page}"
     return {
         "type": "pages",
         "next": nxt,
@@ -101,7 +106,8 @@ def create_contact(backend: Backend, req: Request) -> dict[str, Any]:
 def search_contacts(backend: Backend, req: Request) -> dict[str, Any]:
     """POST /contacts/search. A ``starting_after`` in the query string is ignored (§2.6)."""
     store = backend.contacts
-    parsed = parse_search(req.body_object(), store.search_spec)
+    options = store.search_options(req.version)
+    parsed = parse_search(req.body_object(), store.search_spec, options=options)
     docs, total, next_cursor = store.search(parsed)
     history = _merge_history(req)
     return {

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from intercom_sandbox import exceptions as exc
 from intercom_sandbox.server import Request, Response, freeze_heap
+from intercom_sandbox.settings import SWITCHES, Settings
 
 if TYPE_CHECKING:
     from intercom_sandbox.server import SandboxApp
@@ -100,23 +101,41 @@ def get_config(app: SandboxApp, req: Request) -> dict[str, Any]:
         "search_lag_seconds": app.backend.search_lag_seconds,
         "rate_limit_per_minute": app.limiter.per_minute,
         "rate_limit_per_window": app.limiter.per_window,
+        # The behaviour switches and the workspace timezone (settings.py).
+        **app.backend.settings.to_dict(),
     }
 
 
 def set_config(app: SandboxApp, req: Request) -> dict[str, Any]:
+    """Body: any keys of GET /_sandbox/config (but rate_limit_per_window). All are checked
+    before any is applied, so a bad value changes nothing."""
     body = req.body_object()
+    settings = app.backend.settings
+    staged = Settings(**settings.to_dict())
     for key, value in body.items():
         try:
             if key == "search_lag_seconds":
                 if float(value) < 0:
                     raise ValueError("search_lag_seconds must be >= 0")
-                app.backend.search_lag_seconds = float(value)
             elif key == "rate_limit_per_minute":
-                app.limiter.per_minute = int(value)
+                if int(value) < 6:
+                    raise ValueError("rate_limit_per_minute must be at least 6")
+            elif key in SWITCHES or key == "timezone":
+                staged.set(key, value)
             else:
-                raise exc.ParameterInvalid(f"Unknown sandbox setting {key!r}", field=key)
+                known = ", ".join(k for k in get_config(app, req) if k != "rate_limit_per_window")
+                raise exc.ParameterInvalid(
+                    f"Unknown sandbox setting {key!r}; known: {known}", field=key
+                )
         except (TypeError, ValueError) as e:
             raise exc.ParameterInvalid(str(e), field=key) from e
+    if "search_lag_seconds" in body:
+        app.backend.search_lag_seconds = float(body["search_lag_seconds"])
+    if "rate_limit_per_minute" in body:
+        app.limiter.per_minute = int(body["rate_limit_per_minute"])
+    for key in staged.to_dict():
+        if key in body:
+            settings.set(key, body[key])
     return get_config(app, req)
 
 

@@ -14,6 +14,7 @@ from intercom_sandbox.models.paging import bool_param, int_param, page_params, p
 from intercom_sandbox.responses.workspace import base_url
 from intercom_sandbox.search import pages
 from intercom_sandbox.server import Request
+from intercom_sandbox.settings import PREVIEW_VERSIONS
 
 if TYPE_CHECKING:
     from intercom_sandbox.backend import Backend
@@ -72,7 +73,7 @@ def delete_conversation(backend: Backend, req: Request) -> dict[str, Any]:
 
 def list_deleted_conversations(backend: Backend, req: Request) -> dict[str, Any]:
     """GET /conversations/deleted: 2.16 only; page-based, default 20, max 60 (FACTS.md §3)."""
-    if req.version != DELETED_SINCE_VERSION:
+    if req.version != DELETED_SINCE_VERSION and req.version not in PREVIEW_VERSIONS:
         raise VersionUnavailable()
     order = req.query.get("order") or "desc"
     if order not in ("asc", "desc"):

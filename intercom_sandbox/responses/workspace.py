@@ -4,7 +4,9 @@ data events and articles. Thin: parse the request, call the WorkspaceStore, shap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from intercom_sandbox import exceptions as exc
 from intercom_sandbox.models.paging import bool_param, int_param, page_params, paginate
@@ -20,8 +22,22 @@ def base_url(req: Request) -> str:
     return f"http://{host}" if host else "https://api.intercom.io"
 
 
+def _next_url(req: Request, path: str, query: dict[str, Any]) -> Callable[[int], str]:
+    """``pages.next`` as a URL of the next page (``query`` kept, ``page`` set).
+
+    The spec types ``next`` on these lists as a ``starting_after`` object; Intercom serves
+    a URL, which production clients follow as such (Airbyte's activity_logs stream puts it
+    in the request path, TicketSwap's articles stream parses its query): see
+    intercom_sandbox/README.md, "What real clients send".
+    """
+    root = base_url(req)
+    kept = {k: v for k, v in query.items() if v is not None and v != ""}
+    return lambda n: f"{root}{path}?{urlencode({**kept, 'page': n})}"
+
+
 # -- admins -----------------------------------------------------------------------------------
 def identify_admin(backend: Backend, req: Request) -> dict[str, Any]:
+    """The token's admin and the app, whose ``timezone`` is the workspace's (settings)."""
     return backend.workspace.render_me()
 
 
@@ -51,7 +67,11 @@ def list_activity_logs(backend: Backend, req: Request) -> dict[str, Any]:
         else None
     )
     page, per_page = page_params(req.query, default_per_page=20, max_per_page=60)
-    logs, pages = paginate(backend.workspace.activity_between(after, before), page, per_page)
+    query = {"created_at_after": after, "created_at_before": before, "per_page": per_page}
+    next_url = _next_url(req, "/admins/activity_logs", query)
+    logs, pages = paginate(
+        backend.workspace.activity_between(after, before), page, per_page, next_value=next_url
+    )
     return {"type": "activity_log.list", "pages": pages, "activity_logs": list(logs)}
 
 
@@ -209,15 +229,59 @@ def list_data_events(backend: Backend, req: Request) -> dict[str, Any]:
 
 # -- articles ---------------------------------------------------------------------------------
 def list_articles(backend: Backend, req: Request) -> dict[str, Any]:
+    """Newest update first [S16:2108]; ``pages.next`` is the next page's URL."""
     ws = backend.workspace
     page, per_page = page_params(req.query, default_per_page=25, max_per_page=250)
     articles = sorted(ws.articles.values(), key=lambda a: a["updated_at"], reverse=True)
-    window, pages = paginate(articles, page, per_page)
+    next_url = _next_url(req, "/articles", {"per_page": per_page})
+    window, pages = paginate(articles, page, per_page, next_value=next_url)
     return {
         "type": "list",
         "pages": pages,
         "total_count": len(articles),
         "data": [ws.render_article(a, statistics=False) for a in window],
+    }
+
+
+ARTICLE_STATES = ("published", "draft", "all")
+
+
+def search_articles(backend: Backend, req: Request) -> dict[str, Any]:
+    """GET /articles/search [S16:3185]: ``phrase`` (case-insensitive, in title, description
+    or body; none = every article), ``state`` (published | draft | all, default all),
+    page-number paging (default 10 per page, as the spec's example). ``help_center_id``
+    is accepted (one help center); ``highlight`` is accepted, highlights stay empty.
+    """
+    ws = backend.workspace
+    phrase = (req.query.get("phrase") or "").strip().lower()
+    state = req.query.get("state") or "all"
+    if state not in ARTICLE_STATES:
+        raise exc.ParameterInvalid(
+            f"state must be one of {', '.join(ARTICLE_STATES)}", field="state"
+        )
+    bool_param(req.query, "highlight")
+    page, per_page = page_params(req.query, default_per_page=10, max_per_page=250)
+    found = [
+        a
+        for a in ws.articles.values()
+        if (state == "all" or a["state"] == state)
+        and (
+            not phrase
+            or any(phrase in (a[k] or "").lower() for k in ("title", "description", "body"))
+        )
+    ]
+    found.sort(key=lambda a: (a["updated_at"], a["id"]), reverse=True)
+    query = {"phrase": req.query.get("phrase"), "state": req.query.get("state")}
+    next_url = _next_url(req, "/articles/search", {**query, "per_page": per_page})
+    window, pages = paginate(found, page, per_page, next_value=next_url)
+    return {
+        "type": "list",
+        "total_count": len(found),
+        "data": {
+            "articles": [ws.render_article(a, statistics=True) for a in window],
+            "highlights": [],
+        },
+        "pages": pages,
     }
 
 
