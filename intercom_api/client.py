@@ -25,7 +25,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 
 from intercom_api import errors
 from intercom_api.query import validate as validate_query
-from intercom_api.ratelimit import RateLimiter, shared_limiter
+from intercom_api.ratelimit import RateLimiter, shared_limiter, window_spent
 from intercom_api.settings import ClientSettings
 
 log = logging.getLogger("intercom_api")
@@ -33,6 +33,8 @@ log = logging.getLogger("intercom_api")
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUSES = frozenset({408, 500, 502, 503, 504})
 _EMPTY: Mapping[str, str] = {}
+# First backoff step (s) of a request throttled by a 429 with budget left; then it doubles.
+_THROTTLE_BACKOFF = 0.5
 
 
 @dataclass
@@ -302,11 +304,18 @@ class IntercomClient:
                 self._sleep(delay)
 
     def _backoff(self, attempt: int, failure: _Failure) -> float:
-        """Exponential backoff with jitter; a 429 waits for the window (the limiter does)."""
-        if failure.status == 429 and failure.headers.get("X-RateLimit-Reset"):
-            # The limiter now holds every thread until X-RateLimit-Reset; add jitter only.
-            return random.uniform(0, 0.25)
-        step = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** (attempt - 1))
+        """Exponential backoff with jitter. A 429 that spent the window waits in the limiter
+        (until X-RateLimit-Reset); one with budget left backs off this request only, briefly."""
+        base = self.settings.backoff_base
+        if failure.status == 429:
+            if not window_spent(failure.headers):
+                # Throttled with budget left (FACTS.md §5): the limiter slows the pace for
+                # every thread; this request alone waits a short, growing while.
+                base = _THROTTLE_BACKOFF
+            elif failure.headers.get("X-RateLimit-Reset"):
+                # The limiter now holds every thread until X-RateLimit-Reset; add jitter only.
+                return random.uniform(0, 0.25)
+        step = min(self.settings.backoff_cap, base * 2 ** (attempt - 1))
         return random.uniform(step / 2, step)
 
     def _final_error(

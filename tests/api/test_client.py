@@ -131,9 +131,11 @@ def test_idempotent_requests_retry_each_failure_kind(
     assert client.stats["retries"] == injected
 
 
-def test_429_waits_for_the_window_and_retries(
+def test_429_with_budget_left_backs_off_the_request_not_the_window(
     sandbox: RunningSandbox, api: requests.Session
 ) -> None:
+    """The sandbox's "429" fault leaves budget in the window (FACTS.md §5): the client
+    retries after a short backoff and a slower pace, and nobody waits for the window."""
     fake = FakeTime()
     client = make_client(sandbox.base_url, fake)
     faults(api, rates={"429": 0.5}, operations=["listTags"])
@@ -142,8 +144,60 @@ def test_429_waits_for_the_window_and_retries(
     injected = stats(api)["faults_injected"]["429"]
     assert injected > 0
     assert client.stats["rate_limited"] == injected
-    assert client.limiter.waits >= injected  # each 429 held the limiter until the reset
-    assert sum(fake.sleeps) > 0
+    assert client.limiter.throttles_with_budget == injected
+    assert client.limiter.window_waits == 0  # no 429 held the limiter until the reset
+    assert 0 < sum(fake.sleeps) < 10  # short backoffs and pacing, not windows
+    assert client.limiter.counters()["min_effective_rate"] < client.limiter.counters()["full_rate"]
+
+
+def test_429_with_budget_left_backoff_starts_short_and_grows(
+    sandbox: RunningSandbox, api: requests.Session
+) -> None:
+    """Only the throttled request waits: 0.25-0.5 s, then doubling (not just jitter, as
+    for a spent window where the limiter holds everyone)."""
+    fake = FakeTime()
+    backoffs: list[float] = []
+    settings = ClientSettings.from_config(
+        {"access_token": TOKEN, "api_url": sandbox.base_url, "max_retries": 3}
+    )
+    limiter = RateLimiter(
+        settings.max_requests_per_minute, time_fn=fake.time, sleep_fn=fake.sleep, jitter=0.0
+    )
+    client = IntercomClient(settings, limiter=limiter, sleep=backoffs.append)
+    faults(api, rates={"429": 1.0}, operations=["listTags"])
+    with pytest.raises(errors.RateLimitError):
+        client.get("/tags")
+    assert len(backoffs) == 3
+    for attempt, delay in enumerate(backoffs, 1):
+        step = 0.5 * 2 ** (attempt - 1)
+        assert step / 2 <= delay <= step, (attempt, delay)
+    assert limiter.window_waits == 0 and limiter.throttles_with_budget == 4
+
+
+def test_429_with_a_late_reset_waits_for_the_servers_reset(
+    sandbox: RunningSandbox, api: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spent window whose X-RateLimit-Reset is after our own window end: the client waits
+    for the server's Reset (real time, 1-second windows), and is not refused a second time."""
+    monkeypatch.setattr("intercom_sandbox.ratelimit.WINDOW_SECONDS", 1)
+    monkeypatch.setattr("intercom_api.ratelimit.WINDOW_SECONDS", 1.0)
+    settings = ClientSettings.from_config(
+        {"access_token": TOKEN, "api_url": sandbox.base_url, "max_retries": 4}
+    )
+    limiter = RateLimiter(settings.max_requests_per_minute, jitter=0.0)
+    client = IntercomClient(settings, limiter=limiter)
+    client.get("/me")  # learn the server's window phase first
+    faults(api, rates={"late_reset": 1.0}, operations=["listTags"])
+    refused = api.get(f"{api.base}/tags")  # type: ignore[attr-defined]
+    assert refused.status_code == 429
+    late = int(refused.headers["X-RateLimit-Reset"])
+    # No new late resets, but the pending one stays ("clear" would end it).
+    r = api.post(f"{api.base}/_sandbox/faults", json={"rates": {"late_reset": 0}})  # type: ignore[attr-defined]
+    assert r.status_code == 200
+    assert client.get("/tags")["type"] == "list"
+    assert time.time() >= late
+    assert client.stats["rate_limited"] == 1
+    assert limiter.window_limited == 1 and limiter.throttles_with_budget == 0
 
 
 def test_exhausted_retries_raise_the_final_kind(

@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from intercom_api.ratelimit import RateLimiter, shared_limiter
 
 
@@ -89,14 +93,106 @@ def test_in_flight_requests_count_against_remaining() -> None:
     assert clock.t >= end
 
 
-def test_429_empties_the_window() -> None:
+def test_429_with_the_window_spent_empties_the_window() -> None:
     clock = FakeClock()
     rl = limiter(6000, clock)
     rl.acquire()
     end = (clock.t // 10 + 1) * 10
-    rl.release(headers(100, 50, end), rate_limited=True)
+    rl.release(headers(100, 0, end), rate_limited=True)
     rl.acquire()
     assert clock.t >= end
+    assert rl.window_limited == 1 and rl.throttles_with_budget == 0
+
+
+def test_429_without_a_remaining_header_counts_as_window_spent() -> None:
+    clock = FakeClock()
+    rl = limiter(6000, clock)
+    rl.acquire()
+    end = (clock.t // 10 + 1) * 10
+    rl.release({"X-RateLimit-Reset": str(int(end))}, rate_limited=True)
+    rl.acquire()
+    assert clock.t >= end
+
+
+def test_429_spent_with_a_reset_after_our_window_end_waits_for_the_server() -> None:
+    """The server's X-RateLimit-Reset wins over our own window end when it is later."""
+    clock = FakeClock(1_000_003.0)
+    rl = limiter(6000, clock)
+    rl.acquire()
+    end = (clock.t // 10 + 1) * 10
+    rl.release(headers(100, 40, end))  # our window (the server's phase) ends at `end`
+    assert rl.seconds_until_reset() == end - clock.t
+    late = end + 7
+    rl.acquire()
+    rl.release(headers(100, 0, late), rate_limited=True)
+    assert rl.seconds_until_reset() == late - clock.t
+    rl.acquire()
+    assert clock.t >= late  # not merely our own window end
+    assert clock.t < late + 1
+    # Afterwards the windows keep the server's phase (ending on multiples of 10).
+    rl.release(headers(100, 90, end + 10))
+    for _ in range(90):
+        rl.acquire()
+        rl.release(None)
+    assert clock.t < end + 10
+    rl.acquire()  # our 100 per window are spent: wait for the server's next window
+    assert end + 10 <= clock.t < late + 10
+
+
+def test_429_with_budget_left_slows_the_pace_without_holding_the_window() -> None:
+    clock = FakeClock()
+    rl = limiter(6000, clock)  # 1,000 per window: 100 requests/s at full rate
+    end = (clock.t // 10 + 1) * 10
+    for _ in range(5):
+        rl.acquire()
+        rl.release(headers(1000, 900, end))
+    assert not rl.paced and rl.effective_rate == 100
+    rl.acquire()
+    rl.release(headers(1000, 890, end), rate_limited=True)
+    assert rl.throttles_with_budget == 1 and rl.window_limited == 0
+    assert rl.paced and rl.effective_rate == pytest.approx(70)  # cut to 70%
+    start = clock.t
+    for _ in range(11):  # other callers go on, paced at 70/s: no wait for the window
+        rl.acquire()
+    assert clock.t - start == pytest.approx(10 / 70)
+    assert clock.t < end - 9 and rl.window_waits == 0 and rl.pace_waits > 0
+    for _ in range(11):
+        rl.release(None)
+    # Every answered request gives some rate back, up to the full rate: pacing stops.
+    rates = []
+    for _ in range(30):
+        rl.acquire()
+        rl.release(headers(1000, 800, end))
+        rates.append(rl.effective_rate)
+    assert rates == sorted(rates) and rates[0] > 70
+    assert not rl.paced and rl.effective_rate == 100
+    assert rl.counters()["min_effective_rate"] == pytest.approx(70)
+
+
+def test_429s_with_budget_left_cut_once_per_round_and_never_below_the_floor() -> None:
+    clock = FakeClock()
+    rl = limiter(6000, clock)
+    end = (clock.t // 10 + 1) * 10
+    all_sent = threading.Barrier(4)
+
+    def throttled() -> None:
+        rl.acquire()
+        all_sent.wait(timeout=5)
+        rl.release(headers(1000, 900, end), rate_limited=True)
+
+    # Four requests in flight on four threads, all throttled by the same burst.
+    threads = [threading.Thread(target=throttled) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert rl.throttles_with_budget == 4
+    assert rl.effective_rate == pytest.approx(70)  # one cut, not four
+    for _ in range(20):  # throttled one after another: each is a new round
+        rl.acquire()
+        rl.release(headers(1000, 900, end), rate_limited=True)
+    assert rl.effective_rate == 5  # the floor: 5% of the full rate
+    assert rl.window_waits == 0
 
 
 def test_skewed_reset_is_ignored_for_timing() -> None:
@@ -141,3 +237,68 @@ def test_shared_limiter_is_per_app() -> None:
     assert shared_limiter("http://127.0.0.1:1", "token-a", 600) is a
     assert shared_limiter("http://127.0.0.1:1", "token-b", 600) is not a
     assert shared_limiter("http://127.0.0.1:2", "token-a", 600) is not a
+
+
+# -- property: any sequence of answers, on the fake clock -------------------------------------
+ANSWERS = st.sampled_from(["ok", "ok", "ok", "throttled", "spent", "late"])
+STEPS = st.lists(
+    st.tuples(ANSWERS, st.integers(0, 4000), st.integers(5, 10)), min_size=1, max_size=40
+)
+
+
+class FakeServer:
+    """Intercom's windows on the fake clock: ``limit`` calls per aligned 10 s window, and a
+    refusal until a Reset once it has answered "window spent" (FACTS.md §5)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.counts: Counter[int] = Counter()
+        self.refuse_until = 0.0
+
+    def earliest(self, t: float) -> float:
+        """The earliest time from ``t`` at which this server would accept a call."""
+        t = max(t, self.refuse_until)
+        if self.counts[int(t // 10)] >= self.limit:
+            t = (t // 10 + 1) * 10
+        return t
+
+    def call(self, t: float, answer: str, late_by: int) -> tuple[dict[str, str], bool]:
+        """Count a call sent at ``t``; (its headers, whether it is a 429)."""
+        assert t >= self.refuse_until, "sent before the server's X-RateLimit-Reset"
+        window = int(t // 10)
+        assert self.counts[window] < self.limit, "sent over the server's window budget"
+        self.counts[window] += 1
+        end = (window + 1) * 10
+        remaining = self.limit - self.counts[window]
+        if answer == "throttled" and remaining > 0:
+            return headers(self.limit, remaining, end), True
+        if answer in ("spent", "late"):
+            self.refuse_until = end + (late_by if answer == "late" else 0)
+            return headers(self.limit, 0, self.refuse_until), True
+        return headers(self.limit, remaining, end), False
+
+
+@settings(max_examples=150, deadline=None)
+@given(limit=st.integers(2, 30), steps=STEPS)
+def test_any_answers_keep_the_budget_and_wait_no_longer_than_needed(
+    limit: int, steps: list[tuple[str, int, int]]
+) -> None:
+    """Whatever the server answers (200, 429 with budget left, 429 window spent, 429 with a
+    late Reset) and however the calls are spaced, the limiter never sends over the server's
+    window budget or before its Reset; it never waits for a window the server has not closed
+    (beyond one pacing interval at the slowest pace); its pace stays between its floor and
+    the full rate, and comes back to the full rate after enough answered calls."""
+    clock = FakeClock()
+    rl = limiter(6000, clock)  # our own budget (1,000 per window) is far above the server's
+    full = rl.effective_rate
+    slowest = 1 / (full * 0.05)
+    server = FakeServer(limit)
+    for answer, gap_ms, late_by in [*steps, *[("ok", 0, 5)] * 20]:
+        clock.sleep(gap_ms / 1000)
+        earliest = server.earliest(clock.t)
+        rl.acquire()
+        assert clock.t <= earliest + slowest + 1e-6, "waited for a window nobody closed"
+        sent_headers, limited = server.call(clock.t, answer, late_by)
+        rl.release(sent_headers, rate_limited=limited)
+        assert full * 0.05 - 1e-9 <= rl.effective_rate <= full
+    assert not rl.paced
