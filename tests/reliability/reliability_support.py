@@ -16,8 +16,8 @@ import contextlib
 import io
 import json
 import os
-import signal
 import secrets
+import signal
 import subprocess
 import sys
 import threading
