@@ -87,7 +87,6 @@ class IntercomStream(Stream):
         by_created = tap.config.get("replicate_by_created_at") or []
         self.replication_key = "created_at" if self.name in by_created else "updated_at"
         self._convert = timestamp_converter(schema)
-        self._calendar = DayCalendar(tap.config.get("workspace_timezone") or "UTC")
         self._signpost: int | None = None
         self._state_high: str | None = None
         self._prune: bool | None = None
@@ -241,7 +240,8 @@ class IntercomStream(Stream):
 
     def _pages(self, start: int | None, end: int | None) -> Iterator[list[dict[str, Any]]]:
         rk = self.search_field
-        cal = self._calendar if self.day_granular else None
+        # Contact search days are the workspace's (FACTS.md §2.6): GET /me says which zone.
+        cal = DayCalendar(self.intercom_tap.workspace_timezone()) if self.day_granular else None
         offset = self.client.server_clock_offset() or 0.0
         now = int(dt.datetime.now(dt.timezone.utc).timestamp() + offset)
         policy = SplitPolicy(field=rk, calendar=cal, workers=self.max_workers, now=now)

@@ -15,7 +15,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from intercom_api import query as q
 
@@ -58,6 +58,33 @@ def id_suffix_parts(count: int) -> tuple[Filters, ...]:
     return tuple((q.or_(*[q.filter("id", "$", c) for c in group]),) for group in groups)
 
 
+def valid_zone(name: str) -> bool:
+    """An IANA timezone name this machine knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def same_zone(a: str, b: str) -> bool:
+    """Two zone names with the same offsets (aliases: UTC = Etc/UTC, US/Pacific = ...).
+
+    Compared every six hours over ten years around now: day boundaries are what matter.
+    """
+    if a == b:
+        return True
+    za, zb = ZoneInfo(a), ZoneInfo(b)
+    now = dt.datetime.now(dt.timezone.utc)
+    step = dt.timedelta(hours=6)
+    t, end = now - dt.timedelta(days=5 * 365), now + dt.timedelta(days=5 * 365)
+    while t < end:
+        if t.astimezone(za).utcoffset() != t.astimezone(zb).utcoffset():
+            return False
+        t += step
+    return True
+
+
 class DayCalendar:
     """Local-midnight arithmetic in the workspace's timezone."""
 
@@ -77,10 +104,13 @@ class DayCalendar:
 def day_filters(
     field: str, cal: DayCalendar, first: dt.date, end_day: dt.date | None
 ) -> tuple[dict[str, Any], ...]:
-    """Filters matching days ``first`` to ``end_day`` (exclusive; None: open), day-granular key."""
+    """Filters matching days ``first`` to ``end_day`` (exclusive; None: open), day-granular key.
+
+    Never ``=``: on Preview (and wherever search is exact to the second) ``= noon`` would match
+    one second, while ``> noon of the day before`` and ``< noon of the end day`` still select
+    a superset of the days (trimmed client-side), whichever precision the server uses.
+    """
     one = dt.timedelta(days=1)
-    if end_day is not None and end_day - first == one:
-        return (q.filter(field, "=", cal.noon(first)),)
     filters = [q.filter(field, ">", cal.noon(first - one))]
     if end_day is not None:
         filters.append(q.filter(field, "<", cal.noon(end_day)))

@@ -9,7 +9,6 @@ import time
 from functools import cached_property
 from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
@@ -23,6 +22,7 @@ from intercom_api import ClientSettings, ConfigError, IntercomClient, errors
 from intercom_api.config_schema import connection_properties
 from tap_intercom.client import parse_ts
 from tap_intercom.lookups import CompanyNames, TagNames
+from tap_intercom.slicing import same_zone, valid_zone
 from tap_intercom.streams import STREAM_TYPES
 
 log = logging.getLogger("tap_intercom")
@@ -122,10 +122,11 @@ class TapIntercom(Tap):
         th.Property(
             "workspace_timezone",
             th.StringType,
-            default="UTC",
             description=(
-                "IANA timezone of the workspace (Settings > General). Contact search matches "
-                "dates by calendar day in this timezone, so day slices must align with it."
+                "Optional check. The tap reads the workspace's timezone from GET /me "
+                "(app.timezone): contact search matches dates by calendar day in that zone, "
+                "so day slices follow it. Set this to the zone you expect and a run on a "
+                "workspace whose zone differs stops with an error naming both."
             ),
         ),
     ).to_dict()
@@ -134,6 +135,8 @@ class TapIntercom(Tap):
         self._sync_started: float | None = None
         self._sync_start_lock = threading.Lock()
         self._sync_start_value: int | None = None
+        self._me_value: dict[str, Any] | None = None
+        self._timezone: str | None = None
         super().__init__(*args, **kwargs)
 
     # -- config -----------------------------------------------------------------------------
@@ -163,10 +166,8 @@ class TapIntercom(Tap):
                     problems.append(
                         f"{key} must be an ISO 8601 date-time (got {self.config[key]!r})."
                     )
-        tz = self.config.get("workspace_timezone") or "UTC"
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        tz = self.config.get("workspace_timezone")
+        if tz is not None and not valid_zone(tz):
             problems.append(f"workspace_timezone must be an IANA timezone name (got {tz!r}).")
         wrong = set(self.config.get("replicate_by_created_at") or []) - set(CREATED_AT_STREAMS)
         if wrong:
@@ -195,22 +196,70 @@ class TapIntercom(Tap):
     def company_names(self) -> CompanyNames:
         return CompanyNames(self.client, self.client_settings.max_workers)
 
+    def _me(self) -> dict[str, Any]:
+        """GET /me once per run (cheap; also fails fast on a bad token); {} if unreadable."""
+        with self._sync_start_lock:
+            if self._me_value is None:
+                try:
+                    self._me_value = self.client.get("/me")
+                except (errors.AuthenticationError, errors.ForbiddenError):
+                    raise
+                except errors.IntercomError as e:
+                    log.warning("could not read GET /me (%s)", e)
+                    self._me_value = {}
+            return self._me_value
+
     def sync_start(self) -> int:
         """When this sync started: the earlier of the local clock and the server's (Date)."""
+        if self.client.server_clock_offset() is None:
+            self._me()  # any answer carries the server's Date
         with self._sync_start_lock:
             if self._sync_start_value is None:
                 local = self._sync_started or self.initialized_at / 1000
                 offset = self.client.server_clock_offset()
                 if offset is None:
-                    try:
-                        self.client.get("/me")  # cheap; also fails fast on a bad token
-                    except (errors.AuthenticationError, errors.ForbiddenError):
-                        raise
-                    except errors.IntercomError as e:
-                        log.warning("could not read the server clock (%s); using ours", e)
-                    offset = self.client.server_clock_offset()
+                    log.warning("could not read the server clock; using ours")
                 self._sync_start_value = int(local + min(0.0, offset or 0.0))
             return self._sync_start_value
+
+    def workspace_timezone(self) -> str:
+        """The zone contact search uses for days (FACTS.md §2.6): GET /me's app.timezone.
+
+        The workspace_timezone setting is a check: if it names another zone, the run stops
+        (ConfigError) naming both, rather than slicing days on the wrong boundaries.
+        """
+        if self._timezone is not None:
+            return self._timezone
+        app = self._me().get("app")
+        served = app.get("timezone") if isinstance(app, dict) else None
+        configured = self.config.get("workspace_timezone")
+        if isinstance(served, str) and valid_zone(served):
+            if configured and not same_zone(configured, served):
+                raise ConfigError(
+                    "workspace_timezone",
+                    f"workspace_timezone is {configured!r} but Intercom says this workspace's "
+                    f"timezone is {served!r} (GET /me, app.timezone). Contact search matches "
+                    f"dates by day in the workspace's zone: remove the workspace_timezone "
+                    f"setting or set it to {served!r}.",
+                )
+            zone = served
+        elif configured:
+            log.warning(
+                "GET /me gave no usable app.timezone (%r); using workspace_timezone %r",
+                served,
+                configured,
+            )
+            zone = configured
+        else:
+            log.warning(
+                "GET /me gave no usable app.timezone (%r); contact days are taken as UTC. "
+                "Set workspace_timezone to the workspace's zone (Settings > General).",
+                served,
+            )
+            zone = "UTC"
+        self._timezone = zone
+        log.info("workspace timezone: %s (contact search days follow it)", zone)
+        return zone
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -237,8 +286,8 @@ class TapIntercom(Tap):
             log.warning("stopped by signal %d before the sync finished", stop.signum)
             self._state_writer.write_state(self.state)  # claims only what was emitted
             raise SystemExit(128 + stop.signum) from None
-        except (errors.AuthenticationError, errors.ForbiddenError) as e:
-            # A settings problem (token, region): one clear line and exit 1, no traceback.
+        except (errors.AuthenticationError, errors.ForbiddenError, ConfigError) as e:
+            # A settings problem (token, region, zone): one clear line, exit 1, no traceback.
             raise ConfigValidationError(str(e), errors=[str(e)]) from None
         finally:
             if "client" in self.__dict__:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
@@ -99,4 +100,8 @@ def test_a_workspace_timezone_moves_the_day_boundaries() -> None:
     day = paris.day_of(D0)  # 02:00 in Paris on 2025-06-10
     assert paris.midnight(day) == D0 - 2 * 3600
     [slc] = plan_slices("updated_at", D0, D0 + 3600, D0, count=1, cal=paris)
-    assert slc.filters == ({"field": "updated_at", "operator": "=", "value": paris.noon(day)},)
+    one = dt.timedelta(days=1)
+    assert slc.filters == (
+        {"field": "updated_at", "operator": ">", "value": paris.noon(day - one)},
+        {"field": "updated_at", "operator": "<", "value": paris.noon(day + one)},
+    )
