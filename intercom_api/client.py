@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from intercom_api import errors
+from intercom_api.pagination import walk_cursor
 from intercom_api.query import validate as validate_query
 from intercom_api.ratelimit import RateLimiter, shared_limiter, window_spent
 from intercom_api.settings import ClientSettings
@@ -367,7 +368,7 @@ class IntercomClient:
         def page(cursor: str | None) -> dict[str, Any]:
             return self.get(path, {**query, "starting_after": cursor} if cursor else query)
 
-        return _walk_cursor(page, list_key, None, "GET", path)
+        return walk_cursor(page, list_key=list_key, method="GET", path=path)
 
     def search(
         self,
@@ -410,34 +411,7 @@ class IntercomClient:
         def page(cursor: str | None) -> dict[str, Any]:
             return self.search(path, query, sort=sort, per_page=per_page, starting_after=cursor)
 
-        return _walk_cursor(page, list_key, starting_after, "POST", path)
-
-
-def _walk_cursor(
-    fetch: Callable[[str | None], dict[str, Any]],
-    list_key: str,
-    cursor: str | None,
-    method: str,
-    path: str,
-) -> Iterator[list[dict[str, Any]]]:
-    """Yield each page's items while the API hands out a new cursor; a repeated one is a loop."""
-    seen: set[str] = set()
-    while True:
-        data = fetch(cursor)
-        yield data.get(list_key) or []
-        cursor = next_cursor(data)
-        if cursor is None:
-            return
-        if cursor in seen:
-            raise errors.IntercomError(
-                None,
-                "cursor_loop",
-                f"the API returned cursor {cursor!r} twice",
-                None,
-                method=method,
-                path=path,
-            )
-        seen.add(cursor)
+        return walk_cursor(page, list_key=list_key, method="POST", path=path, start=starting_after)
 
 
 def _search_body(
@@ -455,18 +429,6 @@ def _search_body(
     if sort:
         body["sort"] = dict(sort)
     return body
-
-
-def next_cursor(data: Mapping[str, Any]) -> str | None:
-    """The ``pages.next.starting_after`` cursor of a list or search page, or None."""
-    pages = data.get("pages")
-    if not isinstance(pages, dict):
-        return None
-    nxt = pages.get("next")
-    if isinstance(nxt, dict):
-        cursor = nxt.get("starting_after")
-        return str(cursor) if cursor else None
-    return None
 
 
 def _error_details(data: Any, reason: str | None) -> tuple[str | None, str]:

@@ -38,7 +38,7 @@ from typing_extensions import override
 
 from intercom_api import IntercomClient, errors
 from intercom_api import query as q
-from intercom_api.client import next_cursor
+from intercom_api.pagination import next_cursor
 from tap_intercom.planner import SplitPolicy, Unit
 from tap_intercom.reader import PageMeta, RangeReader
 from tap_intercom.slicing import DayCalendar, range_slice
@@ -256,6 +256,7 @@ class IntercomStream(Stream):
             on_expected=self.on_expected,
             meta=self._page_meta,
             parse=self._parse_page,
+            path=self.search_path,
         )
         yield from self._reader
         self.logger.info(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import quote
 
 from intercom_api import IntercomClient, errors
+from intercom_api.pagination import numbered_pages, total_pages
 
 log = logging.getLogger("tap_intercom")
 
@@ -71,14 +72,9 @@ class CompanyNames:
         self._preload_lock = threading.Lock()
         self._preloaded = False
 
-    def _list_page(self, page: int) -> dict[str, Any]:
+    def _list_page(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return (
-            self._client.request(
-                "POST",
-                "/companies/list",
-                params={"page": page, "per_page": COMPANY_PAGE},
-                idempotent=True,
-            ).data
+            self._client.request("POST", "/companies/list", params=params, idempotent=True).data
             or {}
         )
 
@@ -107,18 +103,24 @@ class CompanyNames:
             budget = expected_records // (150 * 4)
             if budget < 1:
                 return
-            first = self._list_page(1)
+            params = {"per_page": COMPANY_PAGE}
+            first = self._list_page({**params, "page": 1})
             total = first.get("total_count")
-            pages = (first.get("pages") or {}).get("total_pages") or 1
+            pages = total_pages(first) or 1
             if not isinstance(total, int) or total > COMPANY_LIST_CAP or pages > budget:
                 self.prime(first.get("data") or [])
                 return
-            self.prime(first.get("data") or [])
-            if pages > 1:
-                # Not on the pool: preload_async runs there, and must not wait on itself.
-                with ThreadPoolExecutor(min(self._workers, pages - 1)) as pool:
-                    for data in pool.map(self._list_page, range(2, pages + 1)):
-                        self.prime(data.get("data") or [])
+            # Not on the look-up pool: preload_async runs there, and must not wait on itself.
+            for page in numbered_pages(
+                self._list_page,
+                "/companies/list",
+                list_key="data",
+                params=params,
+                workers=self._workers,
+                thread_name="tap-intercom-company-list",
+                first=first,
+            ):
+                self.prime(page)
             log.info("company names: listed %d companies in %d pages", total, pages)
 
     def prime(self, companies: list[dict[str, Any]]) -> None:

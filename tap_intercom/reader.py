@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from intercom_api import errors
-from intercom_api.client import next_cursor
+from intercom_api.pagination import LoopGuard, next_cursor
 from tap_intercom.planner import SplitPolicy, Unit
 
 log = logging.getLogger("tap_intercom")
@@ -73,8 +73,10 @@ class RangeReader:
         on_expected: Callable[[int], None] | None = None,
         meta: Callable[[bytes], PageMeta] | None = None,
         parse: Callable[[bytes], list[Record]] | None = None,
+        path: str = "search",
     ) -> None:
         self.root = root
+        self.path = path  # for errors: the search endpoint walked
         self.search_page = search_page
         self.shape = shape
         self.policy = policy
@@ -204,7 +206,7 @@ class RangeReader:
         with self._ids_lock:
             self.units += 1
         seen: set[str] = set()
-        cursors: set[str] = set()
+        guard = LoopGuard("POST", self.path)
         walked_to: int | None = None
         while True:
             records, meta = self._info(page)
@@ -230,11 +232,7 @@ class RangeReader:
             stop = unit.hi is not None and progress is not None and progress >= unit.hi
             if stop and self.ordered:
                 break  # sorted ascending: the rest belongs to the units cut off this one
-            if cursor in cursors:
-                raise errors.IntercomError(
-                    None, "cursor_loop", f"the API returned cursor {cursor!r} twice", None
-                )
-            cursors.add(cursor)
+            guard.check(cursor)
             page = self.search_page(unit, cursor)
         self._put(("done", uid))
 

@@ -9,19 +9,19 @@ The list is page-numbered (60 per page at most) and the spec does not say which 
 ``order`` sorts on (deletion time or id), so no page can be skipped: every run reads every
 page, oldest first, and keeps the deletions after the bookmark. Oldest first also means a
 deletion made during the run lands on a later page and shifts nothing already read, so the
-pages after the first are fetched concurrently.
+pages after the first are fetched concurrently (``intercom_api.pagination.numbered_pages``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from typing_extensions import override
 
 from intercom_api import errors
-from tap_intercom.streams.listing import ListStream, Page, next_page_params, ordered_map
+from intercom_api.pagination import Page, numbered_pages
+from tap_intercom.streams.listing import ListStream
 
 PATH = "/conversations/deleted"
 PER_PAGE = 60  # the maximum (FACTS.md §3)
@@ -42,8 +42,7 @@ class DeletedConversationsStream(ListStream):
     list_key = "conversations"
     incremental_key = "deleted_at"
 
-    def _page(self, number: int) -> dict[str, Any]:
-        params = {"page": number, "per_page": PER_PAGE, "order": "asc"}
+    def _page(self, params: Mapping[str, Any]) -> dict[str, Any]:
         try:
             return self.client.get(PATH, params)
         except errors.BadRequestError as e:
@@ -64,27 +63,14 @@ class DeletedConversationsStream(ListStream):
         version = _version(self.intercom_tap.client_settings.intercom_version)
         if version is not None and version < MIN_VERSION:
             raise self._version_error()
-        first = self._page(1)
-        yield first.get(self.list_key) or []
-        pages = first.get("pages") or {}
-        total = pages.get("total_pages") if isinstance(pages, dict) else None
-        if not isinstance(total, int):
-            # No page count: follow the links one by one.
-            number, data = 1, first
-            while (nxt := next_page_params(data.get("pages"), number)) and "page" in nxt:
-                if nxt["page"] <= number:
-                    break
-                number = nxt["page"]
-                data = self._page(number)
-                records = data.get(self.list_key) or []
-                if not records:
-                    break
-                yield records
-            return
-        workers = max(1, min(self.max_workers, total - 1))
-        with ThreadPoolExecutor(workers, thread_name_prefix="tap-intercom-deleted") as pool:
-            for data in ordered_map(self._page, range(2, total + 1), pool, 2 * workers):
-                yield data.get(self.list_key) or []
+        yield from numbered_pages(
+            self._page,
+            PATH,
+            list_key=self.list_key,
+            params={"per_page": PER_PAGE, "order": "asc"},
+            workers=self.max_workers,
+            thread_name="tap-intercom-deleted",
+        )
 
     @override
     def prepare(self, record: dict[str, Any]) -> None:

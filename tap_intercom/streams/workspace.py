@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 from typing_extensions import override
 
 from intercom_api import errors
-from tap_intercom.streams.listing import ListStream, Page, iter_list_pages, ordered_map
+from intercom_api.pagination import Page, ordered_map, walk_numbered
+from tap_intercom.streams.listing import ListStream
 
 DAY = 86_400
 
@@ -119,7 +120,7 @@ class ArticlesStream(ListStream):
             last = page[-1].get("updated_at")
             return start is not None and isinstance(last, int) and last < start
 
-        yield from iter_list_pages(
+        yield from walk_numbered(
             self.client.get,
             "/articles",
             list_key=self.list_key,
@@ -168,7 +169,7 @@ class ActivityLogsStream(ListStream):
             "created_at_before": str(hi),
             "per_page": ACTIVITY_PER_PAGE,
         }
-        for page in iter_list_pages(
+        for page in walk_numbered(
             self.client.get, "/admins/activity_logs", list_key=self.list_key, params=params
         ):
             for rec in page:

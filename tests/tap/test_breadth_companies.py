@@ -9,6 +9,7 @@ import pytest
 from tap_support import D0, DAY, SandboxControl, catalog_selecting, run_tap
 
 from intercom_api import ApiResponse
+from intercom_api.pagination import PageLoopError
 from intercom_sandbox.server import RunningSandbox
 from tap_intercom.streams import companies
 from tap_intercom.transform import iso
@@ -75,7 +76,7 @@ def test_a_scroll_left_open_elsewhere_is_waited_out(
     ctl.seed(users=100, companies=30)
     opened = ctl.api.get(f"{ctl.base}/companies/scroll")  # someone else's scroll
     assert opened.status_code == 200 and opened.json()["data"]
-    caplog.set_level(logging.INFO, logger="tap_intercom")
+    caplog.set_level(logging.INFO, logger="intercom_api")  # the scroll walker logs there
     run = run_tap(sandbox.base_url, catalog=catalog_selecting(["companies"]))
     assert sorted(run.ids("companies")) == sorted(_all_companies(ctl))
     assert 60 <= sum(clock_sleep) <= 60 + companies.SCROLL_POLL_SECONDS  # it expires at 60 s
@@ -134,7 +135,7 @@ class _LoopingClient:
 def test_a_scroll_that_never_ends_is_detected(same_param: bool) -> None:
     client = _LoopingClient(same_param)
     scroll = companies.CompanyScroll(client)  # type: ignore[arg-type]
-    with pytest.raises(companies.ScrollError, match="loops instead of ending"):
+    with pytest.raises(PageLoopError, match="loops instead of ending"):
         for _ in scroll.pages():
             pass
     assert client.calls == 2
