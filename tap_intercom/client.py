@@ -1,142 +1,64 @@
-"""IntercomStream: the one base stream that owns the API's quirks (anchor: tap-github client.py).
+"""IntercomStream: the thin base of every tap stream (anchor: tap-github client.py).
+
+It holds what every stream shares and nothing about how a stream reads: the schema from
+``schemas/``, the run context (settings, API client, clock, workspace facts: no call back
+up into the tap), timestamps converted to ISO 8601, the bounds of a run (bookmark,
+``start_date``, ``end_date``) and the signpost that caps a bookmark. Its sibling kinds read:
+``search.SearchStream`` (search endpoints, sliced and concurrent, watermark bookmark),
+``streams.listing.ListStream`` (list endpoints, the SDK's bookmark); a stream module only
+declares what is different.
 
 Why ``Stream`` and not ``RESTStream``: every request goes through ``intercom_api`` (auth,
-version header, shared rate limiter, retries, search bodies with the cursor in the body), and
-a sync walks many search chains at once on worker threads; RESTStream would build requests
-itself and page one chain at a time. Pagination stays in objects: the cursor walk in
-``IntercomClient.search`` / ``iter_search``, splitting in ``planner``, the chains in ``reader``.
-
-What a sync does (streams declare only path, list key, base filters, day granularity):
-1. Bounds: records strictly after the bookmark (or from ``start_date``) and before ``end_date``.
-2. The range is probed (first page of its search, ``per_page`` 150 on every page, sorted
-   ascending on the replication key); small, it is walked; large, it is cut into time slices
-   (whole days for contacts, FACTS.md §2.6), each probed and walked (or cut again) on worker
-   threads (``planner``, ``reader``). Workers move raw pages; the main thread parses, shapes
-   (``shape``: range filter, ``enrich``, timestamps) and emits them as they arrive. The
-   bookmark is the reader's watermark.
-3. The bookmark never passes the signpost = sync start - ``search_lag_margin_seconds``:
-   contact search lags writes by minutes (FACTS.md §2.6), so a contact written just before
-   the run may be invisible now; the next run starts early enough to see it.
+version header, shared rate limiter, retries, pagination walkers); RESTStream would build
+requests itself and page one chain at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import math
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
-import msgspec
-import orjson
 from intercom_schemas import load_schema
 from singer_sdk import Stream
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
-from intercom_api import IntercomClient, errors
-from intercom_api import query as q
-from intercom_api.pagination import next_cursor
-from tap_intercom.planner import SplitPolicy, Unit
-from tap_intercom.reader import PageMeta, RangeReader
-from tap_intercom.slicing import DayCalendar, range_slice
-from tap_intercom.transform import iso, timestamp_converter
+from intercom_api import IntercomClient
+from tap_intercom.options import parse_ts
+from tap_intercom.sdk_hooks import FastRecordMessages
+from tap_intercom.transform import timestamp_converter
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers import types
 
-    from tap_intercom.tap import TapIntercom
+    from tap_intercom.context import RunContext
 
-log = logging.getLogger("tap_intercom")
-
-PER_PAGE = 150  # Intercom's maximum page size (FACTS.md §2.5, §2.6); sent on every page
-STATE_FLUSH_RECORDS = 100  # divides the SDK's STATE_MSG_FREQUENCY (10,000)
+__all__ = ["IntercomStream", "parse_ts"]
 
 
-def parse_ts(value: str | dt.datetime) -> int:
-    """ISO 8601 (or a date) → unix seconds; a naive value is UTC."""
-    d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=dt.timezone.utc)
-    return math.floor(d.timestamp())
+class IntercomStream(FastRecordMessages, Stream):
+    """What every stream of the tap shares (see the module docstring)."""
 
-
-class IntercomStream(Stream):
-    """A stream read through Intercom's search endpoint, incrementally on a timestamp key."""
-
-    search_path: ClassVar[str]
     list_key: ClassVar[str] = "data"
-    day_granular: ClassVar[bool] = False  # contact search matches dates by day (FACTS §2.6)
-
     primary_keys: ClassVar[list[str]] = ["id"]  # type: ignore[misc]
-    # The field searched, sliced and watermarked; None: the replication key. A stream that
-    # emits children of what it searches (conversation_parts) names its parents' field.
-    search_key: ClassVar[str | None] = None
-    # Records leave in arrival order, but the bookmark is a watermark (every record at or
-    # before it was emitted), so an interrupted sync resumes correctly: what the SDK's
-    # is_sorted promises. The bookmark is managed in _increment_stream_state.
-    is_sorted = True
-    check_sorted = False
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records already match the schema
 
-    def __init__(self, tap: TapIntercom) -> None:
+    def __init__(self, tap: Tap, run: RunContext) -> None:
         schema = load_schema(self.name)
         super().__init__(tap, schema=schema)
-        by_created = tap.config.get("replicate_by_created_at") or []
-        self.replication_key = "created_at" if self.name in by_created else "updated_at"
+        self.run = run
         self._convert = timestamp_converter(schema)
         self._signpost: int | None = None
-        self._state_high: str | None = None
-        self._prune: bool | None = None
-        self._lookup_mode = False
-        self._since_flush = 0
-        self._reader: RangeReader | None = None
-        self._meta_key: tuple[str, str] | None = None
-        self._meta_dec: msgspec.json.Decoder[Any] | None = None
         self._extracted_at = dt.datetime.now(dt.timezone.utc)
-
-    # -- shared plumbing --------------------------------------------------------------------
-    @property
-    def intercom_tap(self) -> TapIntercom:
-        return cast("TapIntercom", self._tap)
 
     @property
     def client(self) -> IntercomClient:
-        return self.intercom_tap.client
+        return self.run.client
 
     @property
     def max_workers(self) -> int:
-        return self.intercom_tap.client_settings.max_workers
-
-    def base_filters(self) -> tuple[dict[str, Any], ...]:
-        """Filters every query of this stream carries (e.g. ``role = user``)."""
-        return ()
-
-    def enrich(self, records: list[dict[str, Any]]) -> None:
-        """Add derived fields to a page's records, before timestamps are converted."""
-
-    def on_expected(self, total: int) -> None:
-        """Called (on a worker thread) once the size of the range is known."""
-
-    def lookup_ids(self) -> list[str] | None:
-        """Ids to read one by one instead of searching (None: search)."""
-        return None
-
-    @property
-    def search_field(self) -> str:
-        return self.search_key or self.replication_key
-
-    def _query(self, filters: Iterable[dict[str, Any]]) -> dict[str, Any]:
-        items = [*self.base_filters(), *filters]
-        if not items:
-            items = [q.filter(self.search_field, ">", 0)]
-        return q.and_(*items)
-
-    @property
-    def _sort(self) -> dict[str, str]:
-        return {"field": self.search_field, "order": "ascending"}
+        return self.run.max_workers
 
     # -- bounds and signpost ----------------------------------------------------------------
     def _bounds(self, context: types.Context | None) -> tuple[int | None, int | None]:
@@ -147,206 +69,25 @@ class IntercomStream(Stream):
         if state.get("replication_key") == rk and state.get("replication_key_value"):
             # Records at or before the bookmark were emitted by an earlier run.
             start = parse_ts(state["replication_key_value"]) + 1
-        if self.config.get("start_date"):
-            start_date = parse_ts(self.config["start_date"])
-            start = start_date if start is None else max(start, start_date)
-        end = parse_ts(self.config["end_date"]) if self.config.get("end_date") else None
-        return start, end
+        opts = self.run.options
+        if opts.start_date is not None:
+            start = opts.start_date if start is None else max(start, opts.start_date)
+        return start, opts.end_date
 
     def signpost_ts(self) -> int:
         """Sync start (earlier of local and server clocks) minus the search lag margin."""
         if self._signpost is None:
-            margin = int(self.config.get("search_lag_margin_seconds", 600))
-            self._signpost = self.intercom_tap.sync_start() - margin
+            self._signpost = self.run.sync_start() - self.run.options.search_lag_margin_seconds
         return self._signpost
 
     @override
     def get_replication_key_signpost(
         self, context: types.Context | None = None
     ) -> dt.datetime | None:
-        if self.lookup_ids() is not None:
-            return None
+        if not self.replication_key:
+            return None  # full table: no bookmark to cap, no clock to read
         return dt.datetime.fromtimestamp(self.signpost_ts(), dt.timezone.utc)
 
-    @override
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        # The bookmark is the reader's watermark (every record at or before it was emitted),
-        # capped at the signpost: the SDK caps only unsorted streams, and records here leave
-        # in arrival order, not sorted. Updated once per STATE_FLUSH_RECORDS records.
-        if self._lookup_mode:
-            return  # a read by ids says nothing about what else changed
-        self._since_flush += 1
-        if self._since_flush >= STATE_FLUSH_RECORDS:
-            self._flush_state(context)
-
-    def _flush_state(self, context: types.Context | None) -> None:
-        self._since_flush = 0
-        if self._reader is None:
-            return
-        mark = self._reader.watermark
-        cap = self.signpost_ts()
-        value = cap if mark is None else min(mark, cap)
-        if value < 0:
-            return  # nothing known yet of a range with no lower bound
-        text = iso(value)
-        if self._state_high is None or text > self._state_high:
-            self._state_high = text
-            super()._increment_stream_state({self.replication_key: text}, context=context)
-
-    # -- per-record output ------------------------------------------------------------------
-    @override
-    def _generate_record_messages(self, record: types.Record) -> Iterator[RecordMessage]:
-        # Same as the SDK's, minus the per-record selection walk when every field is selected,
-        # and minus type conformance (records already match the schema).
-        if self._prune is None:
-            self._prune = not all(self.mask.values())
-        if self._prune:
-            pop_deselected_record_properties(record, self.schema, self.mask)
-        now = self._extracted_at
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=now,
-                )
-
-    # -- reading ----------------------------------------------------------------------------
-    @override
-    def get_records(self, context: types.Context | None) -> Iterable[dict[str, Any]]:
-        self._state_high = None
-        self._since_flush = 0
-        self._reader = None
+    def extracted_now(self) -> None:
+        """Stamp the records that follow with the current time (``time_extracted``)."""
         self._extracted_at = dt.datetime.now(dt.timezone.utc)
-        ids = self.lookup_ids()
-        self._lookup_mode = ids is not None
-        if ids is not None:
-            yield from self.records_by_id(ids)
-            return
-        start, end = self._bounds(context)
-        for page in self._pages(start, end):
-            self._extracted_at = dt.datetime.now(dt.timezone.utc)
-            yield from page
-        # Resumed after the SDK handled the last record: its bookmark goes in before finalizing.
-        self._flush_state(context)
-
-    def records_by_id(self, ids: list[str]) -> Iterator[dict[str, Any]]:
-        """Records read one by one (streams with a lookup setting override this)."""
-        raise NotImplementedError
-
-    def _pages(self, start: int | None, end: int | None) -> Iterator[list[dict[str, Any]]]:
-        rk = self.search_field
-        # Contact search days are the workspace's (FACTS.md §2.6): GET /me says which zone.
-        cal = DayCalendar(self.intercom_tap.workspace_timezone()) if self.day_granular else None
-        offset = self.client.server_clock_offset() or 0.0
-        now = int(dt.datetime.now(dt.timezone.utc).timestamp() + offset)
-        policy = SplitPolicy(field=rk, calendar=cal, workers=self.max_workers, now=now)
-        self._reader = RangeReader(
-            Unit(range_slice(rk, start, end, cal=cal)),
-            search_page=self._search_page_raw,
-            shape=self.shape,
-            policy=policy,
-            field=rk,
-            list_key=self.list_key,
-            workers=self.max_workers,
-            on_expected=self.on_expected,
-            meta=self._page_meta,
-            parse=self._parse_page,
-            path=self.search_path,
-        )
-        yield from self._reader
-        self.logger.info(
-            "%s: read as %d chains (%d splits) on %d workers",
-            self.name,
-            self._reader.units,
-            self._reader.probes,
-            self.max_workers,
-        )
-
-    def _search_page(self, unit: Unit, cursor: str | None) -> dict[str, Any]:
-        """One page of a unit's search (runs on worker threads)."""
-        return self.client.search(
-            self.search_path,
-            self._query(unit.slc.filters + unit.part),
-            sort=self._sort,
-            per_page=PER_PAGE,
-            starting_after=cursor,
-        )
-
-    def _search_page_raw(self, unit: Unit, cursor: str | None) -> bytes:
-        """One page of a unit's search, unparsed; checked to be whole JSON (worker threads)."""
-        for attempt in range(3):
-            content = self.client.search_raw(
-                self.search_path,
-                self._query(unit.slc.filters + unit.part),
-                sort=self._sort,
-                per_page=PER_PAGE,
-                starting_after=cursor,
-            )
-            try:
-                self._page_meta(content)
-                return content
-            except msgspec.DecodeError:
-                log.warning("%s: garbled search page (attempt %d of 3)", self.name, attempt + 1)
-        raise errors.IntercomError(
-            200, "invalid_json", "the search page is not valid JSON", None, path=self.search_path
-        )
-
-    def _meta_decoder(self) -> msgspec.json.Decoder[Any]:
-        """A decoder reading only what steers a walk: count, total, cursor, sort keys."""
-        key = (self.list_key, self.search_field)
-        if self._meta_dec is None or self._meta_key != key:
-            rec = msgspec.defstruct("Rec", [(self.search_field, Any, None)])
-            fields: list[tuple[str, Any, Any]] = [
-                (self.list_key, list[rec] | None, None),  # type: ignore[valid-type]
-                ("total_count", Any, None),
-                ("pages", Any, None),
-            ]
-            self._meta_dec = msgspec.json.Decoder(msgspec.defstruct("Page", fields))
-            self._meta_key = key
-        return self._meta_dec
-
-    def _page_meta(self, content: bytes) -> PageMeta:
-        """Count, total, cursor and sort keys of a raw page, without building its records."""
-        page = self._meta_decoder().decode(content)
-        records = getattr(page, self.list_key) or []
-        rk = self.search_field
-        stamps = [v for v in (getattr(r, rk) for r in records) if v.__class__ is int]
-        total = page.total_count
-        pages = page.pages
-        cursor = next_cursor({"pages": pages}) if isinstance(pages, dict) else None
-        return PageMeta(len(records), total if isinstance(total, int) else None, cursor, stamps)
-
-    def _parse_page(self, content: bytes) -> list[dict[str, Any]]:
-        """A raw page's records (on the consumer thread)."""
-        return orjson.loads(content).get(self.list_key) or []
-
-    def shape(self, page: list[dict[str, Any]], unit: Unit, seen: set[str]) -> list[dict[str, Any]]:
-        """Keep the unit's own records (once each), enrich them, convert timestamps."""
-        rk = self.search_field
-        contains = unit.contains
-        out = []
-        for rec in page:
-            ts = rec.get(rk)
-            if ts.__class__ is not int:
-                if not isinstance(ts, (int, float)):
-                    log.warning("%s %s has no %s; skipped", self.name, rec.get("id"), rk)
-                    continue
-                ts = int(ts)
-            if not contains(ts):
-                continue  # another slice's (or already emitted): see slicing.py
-            rid = rec.get("id")
-            if rid in seen:
-                continue
-            seen.add(rid)
-            out.append(rec)
-        if out:
-            self.enrich(out)
-            convert = self._convert
-            for rec in out:
-                convert(rec)
-        return out

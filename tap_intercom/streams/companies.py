@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import quote
 
 from typing_extensions import override
@@ -57,18 +57,10 @@ class CompaniesStream(ListStream):
     list_key = "data"
     incremental_key = "updated_at"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.scroll: CompanyScroll | None = None
-
     @override
     def fetch(self, start: int | None, end: int | None) -> Iterator[Page]:
-        self.scroll = CompanyScroll(self.client)
-        yield from self.scroll.pages()
-
-    def shared_scroll(self) -> CompanyScroll | None:
-        """This run's scroll (complete, or left live by an early stop), if it ran."""
-        return self.scroll
+        scroll = self.run.company_scroll = CompanyScroll(self.client)
+        yield from scroll.pages()
 
 
 class CompanySegmentsStream(ListStream):
@@ -84,10 +76,10 @@ class CompanySegmentsStream(ListStream):
     primary_keys: ClassVar[list[str]] = ["company_id", "id"]  # type: ignore[misc]
 
     def _company_ids(self) -> list[str]:
-        companies = self._tap.streams.get("companies")
-        scroll = companies.shared_scroll() if isinstance(companies, CompaniesStream) else None
+        # This run's scroll if `companies` ran (complete, or left live by an early stop).
+        scroll = self.run.company_scroll
         if scroll is None:
-            scroll = CompanyScroll(self.client)
+            scroll = self.run.company_scroll = CompanyScroll(self.client)
         for _ in scroll.pages():  # nothing left to read if `companies` finished it
             pass
         return scroll.ids

@@ -11,12 +11,12 @@ from typing_extensions import override
 
 from intercom_api import errors
 from intercom_api import query as q
-from tap_intercom.client import IntercomStream, log
+from tap_intercom.search import SearchStream, log
 
 MAX_MERGE_HOPS = 3  # Intercom resolves up to 3 merge hops (FACTS.md §2.3)
 
 
-class ContactsStream(IntercomStream):
+class ContactsStream(SearchStream):
     """Contacts of ``role``, via POST /contacts/search (day-granular dates, FACTS.md §2.6)."""
 
     search_path = "/contacts/search"
@@ -31,19 +31,18 @@ class ContactsStream(IntercomStream):
 
     @override
     def lookup_ids(self) -> list[str] | None:
-        ids = self.config.get(self.ids_setting)
-        return [str(i) for i in ids] if ids else None
+        ids = getattr(self.run.options, self.ids_setting)
+        return list(ids) if ids else None
 
     # -- names of tags and companies (the original connector exposed them) -------------------
     @override
     def on_expected(self, total: int) -> None:
         # Start listing companies (if worth it) while the range is being cut.
-        self.intercom_tap.company_names.preload_async(total)
+        self.run.company_names.preload_async(total)
 
     @override
     def enrich(self, records: list[dict[str, Any]]) -> None:
-        tap = self.intercom_tap
-        tag_names, company_names = tap.tag_names, tap.company_names
+        tag_names, company_names = self.run.tag_names, self.run.company_names
         if self._reader is not None:
             company_names.preload(self._reader.expected)  # waits if under way
         company_names.prefetch(
@@ -107,7 +106,7 @@ class ContactsStream(IntercomStream):
             for page in self.client.iter_pages(
                 f"/contacts/{quote(contact_id, safe='')}/companies", list_key="companies"
             ):
-                self.intercom_tap.company_names.prime(page)
+                self.run.company_names.prime(page)
                 out.extend(
                     {
                         "type": "company",

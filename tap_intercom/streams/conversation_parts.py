@@ -30,20 +30,22 @@ from urllib.parse import quote
 from typing_extensions import override
 
 from intercom_api import errors
-from tap_intercom.client import IntercomStream, parse_ts
+from tap_intercom.options import parse_ts
 from tap_intercom.planner import Unit
+from tap_intercom.search import SearchStream
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers import types
 
-    from tap_intercom.tap import TapIntercom
+    from tap_intercom.context import RunContext
 
 log = logging.getLogger("tap_intercom")
 
 FETCHED_KEY = "fetched"  # state: conversation id -> updated_at, for the overlap window
 
 
-class ConversationPartsStream(IntercomStream):
+class ConversationPartsStream(SearchStream):
     """One record per conversation part, with its ``conversation_id``."""
 
     name = "conversation_parts"
@@ -56,8 +58,8 @@ class ConversationPartsStream(IntercomStream):
     # replication key (what the bookmark is called) is its copy on every part.
     search_key: ClassVar[str] = "updated_at"
 
-    def __init__(self, tap: TapIntercom) -> None:
-        super().__init__(tap)
+    def __init__(self, tap: Tap, run: RunContext) -> None:
+        super().__init__(tap, run)
         self.replication_key = "conversation_updated_at"
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tap_intercom.client import IntercomStream
+from tap_intercom.search import SearchStream
 
 
-class ConversationsStream(IntercomStream):
+class ConversationsStream(SearchStream):
     """Conversations as search returns them (``conversation_list_item``: no parts, FACTS §3)."""
 
     name = "conversations"

@@ -51,7 +51,7 @@ class DeletedConversationsStream(ListStream):
             raise
 
     def _version_error(self) -> errors.ConfigError:
-        version = self.intercom_tap.client_settings.intercom_version
+        version = self.run.client_settings.intercom_version
         return errors.ConfigError(
             "intercom_version",
             f"stream deleted_conversations needs intercom_version 2.16 or later (set to "
@@ -60,7 +60,7 @@ class DeletedConversationsStream(ListStream):
 
     @override
     def fetch(self, start: int | None, end: int | None) -> Iterator[Page]:
-        version = _version(self.intercom_tap.client_settings.intercom_version)
+        version = _version(self.run.client_settings.intercom_version)
         if version is not None and version < MIN_VERSION:
             raise self._version_error()
         yield from numbered_pages(

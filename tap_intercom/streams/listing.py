@@ -1,61 +1,44 @@
 """ListStream: streams read from Intercom's list endpoints, not its search.
 
-They share ``IntercomStream`` (client, settings, bounds, record output, timestamp conversion)
-and differ only in how they read: a list endpoint returns everything, so an incremental one
-filters on the replication key on our side. Records leave in the order the API gives them
-(not sorted), so the SDK keeps the highest value seen and saves it at the end, capped at the
-signpost (sync start minus ``search_lag_margin_seconds``): a record written during the read
-may have been missed, and the next run starts early enough to see it.
-Pages are walked by ``intercom_api.pagination`` (one walker per pagination kind).
+They stand on ``IntercomStream`` (client, settings, bounds, record output, timestamp
+conversion), beside the search streams, and differ only in how they read: a list endpoint
+returns everything, so an incremental one filters on the replication key on our side.
+Records leave in the order the API gives them (not sorted), so the SDK keeps the highest
+value seen and saves it at the end, capped at the signpost (sync start minus
+``search_lag_margin_seconds``): a record written during the read may have been missed, and
+the next run starts early enough to see it. Pages are walked by ``intercom_api.pagination``
+(one walker per pagination kind).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk import Stream
 from typing_extensions import override
 
 from intercom_api.pagination import Page
 from tap_intercom.client import IntercomStream
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers import types
 
-    from tap_intercom.tap import TapIntercom
+    from tap_intercom.context import RunContext
 
 
 class ListStream(IntercomStream):
     """A stream read from a list endpoint: full table, or incremental filtered on our side."""
 
-    # The replication key, or None for a full-table stream. Not the SDK's
-    # ``replication_key``: IntercomStream sets that from replicate_by_created_at.
+    # The replication key, or None for a full-table stream.
     incremental_key: ClassVar[str | None] = None
     is_sorted = False
     check_sorted = True  # with is_sorted False this makes the SDK keep the highest value
     selected_by_default = False  # a run without a catalog reads the core streams only
 
-    def __init__(self, tap: TapIntercom) -> None:
-        super().__init__(tap)
+    def __init__(self, tap: Tap, run: RunContext) -> None:
+        super().__init__(tap, run)
         self.replication_key = self.incremental_key  # type: ignore[assignment]
-
-    @override
-    def get_replication_key_signpost(
-        self, context: types.Context | None = None
-    ) -> dt.datetime | None:
-        if not self.replication_key:
-            return None  # full table: no bookmark to cap, no clock to read
-        return super().get_replication_key_signpost(context)
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        # The SDK's own bookkeeping (max seen, capped at the signpost at the end), not the
-        # search streams' watermark.
-        Stream._increment_stream_state(self, latest_record, context=context)
 
     def fetch(self, start: int | None, end: int | None) -> Iterator[Page]:
         """Pages of raw records; ``start``/``end`` (unix s) let a stream read less."""
@@ -70,7 +53,7 @@ class ListStream(IntercomStream):
         start, end = self._bounds(context) if rk else (None, None)
         convert = self._convert
         for page in self.fetch(start, end):
-            self._extracted_at = dt.datetime.now(dt.timezone.utc)
+            self.extracted_now()
             for rec in page:
                 if rk:
                     ts = rec.get(rk)

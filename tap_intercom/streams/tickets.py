@@ -6,10 +6,10 @@ exactly as conversations are: probed, cut into time slices, walked on worker thr
 
 from __future__ import annotations
 
-from tap_intercom.client import IntercomStream
+from tap_intercom.search import SearchStream
 
 
-class TicketsStream(IntercomStream):
+class TicketsStream(SearchStream):
     """Tickets as search returns them (with their ``ticket_parts``)."""
 
     name = "tickets"

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 from typing_extensions import override
 
-from intercom_api import errors
 from intercom_api.pagination import Page, ordered_map, walk_numbered
 from tap_intercom.streams.listing import ListStream
 
@@ -152,10 +151,7 @@ class ActivityLogsStream(ListStream):
     incremental_key = "created_at"
 
     def _first_second(self) -> int:
-        try:
-            app = self.client.get("/me").get("app") or {}
-        except errors.NotFoundError:
-            app = {}
+        app = self.run.me().get("app") or {}
         created = app.get("created_at")
         if isinstance(created, int) and created > 0:
             return created

@@ -158,7 +158,7 @@ def test_the_union_of_runs_is_the_ground_truth(
     fast_rate_windows(monkeypatch)
     monkeypatch.setattr(IntercomClient, "_backoff", lambda self, attempt, failure: 0.005)
     monkeypatch.setattr(IntercomStream, "STATE_MSG_FREQUENCY", 25)
-    monkeypatch.setattr("tap_intercom.client.STATE_FLUSH_RECORDS", 5)
+    monkeypatch.setattr("tap_intercom.search.STATE_FLUSH_RECORDS", 5)
     backend = sbx.backend
     backend.reset()
     backend.settings.set("timezone", zone)

@@ -70,7 +70,7 @@ def test_every_state_is_a_safe_resume_point(
     world: RunningSandbox, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(IntercomStream, "STATE_MSG_FREQUENCY", 60)
-    monkeypatch.setattr("tap_intercom.client.STATE_FLUSH_RECORDS", 7)
+    monkeypatch.setattr("tap_intercom.search.STATE_FLUSH_RECORDS", 7)
     clean = sync(world, max_workers=workers)
     want = ids_by_stream(clean.messages)
     assert all(want[s] for s in STREAMS), {s: len(v) for s, v in want.items()}

@@ -1,0 +1,145 @@
+"""RunContext: what every stream of one run shares, handed down by the tap.
+
+Streams never call back up into the tap: they get the settings, the API client, the sync's
+start, the workspace's facts (GET /me: the server clock and timezone) and the shared look-ups
+from here. Everything is created on first use, so discovery and ``--about`` make no call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from intercom_api import ClientSettings, ConfigError, IntercomClient, errors
+from intercom_api.pagination import Scroll
+from tap_intercom.lookups import CompanyNames, TagNames
+from tap_intercom.options import TapOptions
+from tap_intercom.slicing import same_zone, valid_zone
+
+log = logging.getLogger("tap_intercom")
+
+
+class RunContext:
+    """One run's settings, client, clock and workspace facts (thread-safe, lazy)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self.started_at: float = time.time()  # reset by the tap when the sync starts
+        self._sync_start: int | None = None
+        self._me: dict[str, Any] | None = None
+        self._timezone: str | None = None
+        # The company scroll of this run (one per app, FACTS.md §4): the last one the
+        # companies stream opened, whose ids company_segments reuses.
+        self.company_scroll: Scroll | None = None
+
+    # -- settings and the API -----------------------------------------------------------------
+    @cached_property
+    def options(self) -> TapOptions:
+        return TapOptions.from_config(self._config)
+
+    @cached_property
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings.from_config(self._config)
+
+    @cached_property
+    def client(self) -> IntercomClient:
+        return IntercomClient(self.client_settings)
+
+    @property
+    def max_workers(self) -> int:
+        return self.client_settings.max_workers
+
+    @cached_property
+    def tag_names(self) -> TagNames:
+        return TagNames(self.client)
+
+    @cached_property
+    def company_names(self) -> CompanyNames:
+        return CompanyNames(self.client, self.max_workers)
+
+    # -- the clock and the workspace ----------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        """GET /me once per run (cheap; also fails fast on a bad token); {} if unreadable."""
+        with self._lock:
+            if self._me is None:
+                try:
+                    self._me = self.client.get("/me")
+                except (errors.AuthenticationError, errors.ForbiddenError):
+                    raise
+                except errors.IntercomError as e:
+                    log.warning("could not read GET /me (%s)", e)
+                    self._me = {}
+            return self._me
+
+    def sync_start(self) -> int:
+        """When this sync started: the earlier of the local clock and the server's (Date)."""
+        if self.client.server_clock_offset() is None:
+            self.me()  # any answer carries the server's Date
+        with self._lock:
+            if self._sync_start is None:
+                offset = self.client.server_clock_offset()
+                if offset is None:
+                    log.warning("could not read the server clock; using ours")
+                self._sync_start = int(self.started_at + min(0.0, offset or 0.0))
+            return self._sync_start
+
+    def workspace_timezone(self) -> str:
+        """The zone contact search uses for days (FACTS.md §2.6): GET /me's app.timezone.
+
+        The workspace_timezone setting is a check: if it names another zone, the run stops
+        (ConfigError) naming both, rather than slicing days on the wrong boundaries.
+        """
+        if self._timezone is not None:
+            return self._timezone
+        app = self.me().get("app")
+        served = app.get("timezone") if isinstance(app, dict) else None
+        configured = self.options.workspace_timezone
+        if isinstance(served, str) and valid_zone(served):
+            if configured and not same_zone(configured, served):
+                raise ConfigError(
+                    "workspace_timezone",
+                    f"workspace_timezone is {configured!r} but Intercom says this workspace's "
+                    f"timezone is {served!r} (GET /me, app.timezone). Contact search matches "
+                    f"dates by day in the workspace's zone: remove the workspace_timezone "
+                    f"setting or set it to {served!r}.",
+                )
+            zone = served
+        elif configured:
+            log.warning(
+                "GET /me gave no usable app.timezone (%r); using workspace_timezone %r",
+                served,
+                configured,
+            )
+            zone = configured
+        else:
+            log.warning(
+                "GET /me gave no usable app.timezone (%r); contact days are taken as UTC. "
+                "Set workspace_timezone to the workspace's zone (Settings > General).",
+                served,
+            )
+            zone = "UTC"
+        self._timezone = zone
+        log.info("workspace timezone: %s (contact search days follow it)", zone)
+        return zone
+
+    # -- the end ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Log the run's API figures and release threads and connections."""
+        if "client" not in self.__dict__:
+            return
+        stats = self.client.stats
+        log.info(
+            "API calls: %d (retries %d, rate-limited %d, by status %s)",
+            stats["requests"],
+            stats["retries"],
+            stats["rate_limited"],
+            stats["by_status"],
+        )
+        if "company_names" in self.__dict__:
+            self.company_names.close()
+        self.client.close()
