@@ -24,17 +24,19 @@ STREAMS = ("users", "leads", "conversations", "conversation_parts", "tickets")
 KEYS = {"conversation_parts": "conversation_updated_at"}
 
 
+def records(messages: list[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(stream, key, record) of every record of STREAMS; a part's key holds its conversation."""
+    for m in messages:
+        if m["type"] == "RECORD" and m["stream"] in STREAMS:
+            rec = m["record"]
+            part = m["stream"] == "conversation_parts"
+            yield m["stream"], f"{rec['conversation_id']}/{rec['id']}" if part else rec["id"], rec
+
+
 def ids_by_stream(messages: list[dict[str, Any]]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {s: set() for s in STREAMS}
-    for m in messages:
-        if m["type"] == "RECORD" and m["stream"] in out:
-            rec = m["record"]
-            key = (
-                rec["id"]
-                if m["stream"] != "conversation_parts"
-                else (f"{rec['conversation_id']}/{rec['id']}")
-            )
-            out[m["stream"]].add(key)
+    for stream, key, _ in records(messages):
+        out[stream].add(key)
     return out
 
 
@@ -76,15 +78,8 @@ def test_every_state_is_a_safe_resume_point(
     assert all(want[s] for s in STREAMS), {s: len(v) for s, v in want.items()}
     # The replication key of every record, to check bookmarks against.
     stamps: dict[str, dict[str, str]] = {s: {} for s in STREAMS}
-    for m in clean.messages:
-        if m["type"] == "RECORD" and m["stream"] in stamps:
-            rec = m["record"]
-            rid = (
-                rec["id"]
-                if m["stream"] != "conversation_parts"
-                else (f"{rec['conversation_id']}/{rec['id']}")
-            )
-            stamps[m["stream"]][rid] = rec[KEYS.get(m["stream"], "updated_at")]
+    for stream, key, rec in records(clean.messages):
+        stamps[stream][key] = rec[KEYS.get(stream, "updated_at")]
 
     state_points = [i for i, m in enumerate(clean.messages) if m["type"] == "STATE"]
     assert len(state_points) >= 10
