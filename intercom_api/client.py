@@ -75,7 +75,10 @@ class IntercomClient:
     ) -> None:
         self.settings = settings
         self.limiter = limiter or shared_limiter(
-            settings.base_url, settings.access_token, settings.max_requests_per_minute
+            settings.base_url,
+            settings.access_token,
+            settings.max_requests_per_minute,
+            settings.rate_limit_reserve,
         )
         self._sleep = sleep
         self._headers = settings.headers

@@ -55,11 +55,19 @@ def connection_properties(*, max_workers_description: str) -> list[th.Property]:
         th.Property(
             "max_requests_per_minute",
             th.IntegerType,
-            default=8000,
             description=(
-                "Our own request budget, spent in 10-second windows like Intercom's; keep it "
-                "below the app's limit (Intercom allows 10,000/min per app and 25,000/min per "
-                "workspace)."
+                "A cap on our request rate, spent in 10-second windows like Intercom's. Unset: "
+                "the limit Intercom announces for the app (X-RateLimit-Limit; 10,000/min by "
+                "default) less rate_limit_reserve."
+            ),
+        ),
+        th.Property(
+            "rate_limit_reserve",
+            th.NumberType,
+            default=0.1,
+            description=(
+                "Share (0 to 0.9) of the app's rate limit left unused for its other "
+                "integrations (the limit is per app; 25,000/min per workspace across apps)."
             ),
         ),
         th.Property("max_workers", th.IntegerType, default=8, description=max_workers_description),

@@ -2,8 +2,10 @@
 
 Intercom enforces its per-minute limit in 10-second windows and reports the window in
 X-RateLimit-Limit / -Remaining / -Reset (FACTS.md §5). The limiter spends, per window, the
-smaller of our own budget (max_requests_per_minute / 6) and what the server says is left,
-counting requests still in flight so concurrent threads do not overshoot.
+smaller of our own budget and what the server says is left,
+counting requests still in flight so concurrent threads do not overshoot. Our budget is the
+limit the server announces (X-RateLimit-Limit) less a reserve left to the app's other
+integrations, under an optional cap (max_requests_per_minute).
 
 A 429 comes in two kinds (FACTS.md §5), told apart by X-RateLimit-Remaining:
 - the window is spent (Remaining 0, or absent): every caller waits until the server's
@@ -28,6 +30,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 WINDOW_SECONDS = 10.0
+# Intercom's default limit for an app, 10,000/min (FACTS.md §5), per 10-second window: the
+# budget until the server announces the app's own in X-RateLimit-Limit.
+DEFAULT_APP_LIMIT_PER_WINDOW = 1666
 # Reset stamps further than this from our clock are treated as skewed and ignored for timing.
 _MAX_SKEW = 60.0
 # AIMD pacing after a 429 with budget left: the pace is multiplied by _CUT (never below
@@ -56,8 +61,9 @@ class RateLimiter:
 
     def __init__(
         self,
-        max_requests_per_minute: int,
+        max_requests_per_minute: int | None = None,
         *,
+        reserve: float = 0.0,
         time_fn: Callable[[], float] = time.time,
         sleep_fn: Callable[[float], None] = time.sleep,
         jitter: float = 0.05,
@@ -66,11 +72,13 @@ class RateLimiter:
         self._time = time_fn
         self._sleep = sleep_fn
         self._jitter = jitter
-        self.budget_per_window = max(1, math.floor(max_requests_per_minute * WINDOW_SECONDS / 60))
+        self._cap = _per_window(max_requests_per_minute)  # our own cap, None: the server's
+        self._reserve = reserve  # share of the app's limit left to other integrations
+        self._server_limit: int | None = None  # X-RateLimit-Limit (per window)
+        self.budget_per_window = self._budget()
         self._window_end = 0.0
         self._hold_until = 0.0  # a spent window's X-RateLimit-Reset: nobody sends before it
         self._sent = 0  # acquired in the current window
-        self._server_limit: int | None = None  # X-RateLimit-Limit (per window)
         self._server_remaining: int | None = None  # left in the current window, net of in-flight
         self.in_flight = 0
         # Pacing (None: not paced, the windows alone limit us).
@@ -92,11 +100,20 @@ class RateLimiter:
         """How many times a caller had to sleep for a window (older name of window_waits)."""
         return self.window_waits
 
-    def set_budget(self, max_requests_per_minute: int) -> None:
-        """Change our own budget (the latest client created for the app sets it)."""
-        per_window = max(1, math.floor(max_requests_per_minute * WINDOW_SECONDS / 60))
+    def _budget(self) -> int:
+        """Per window: the app's limit as the server announces it (X-RateLimit-Limit; until
+        then Intercom's default, FACTS.md §5) less the reserve, never above our cap."""
+        limit = self._server_limit or DEFAULT_APP_LIMIT_PER_WINDOW
+        own = max(1, math.floor(limit * (1.0 - self._reserve)))
+        return own if self._cap is None else min(own, self._cap)
+
+    def set_budget(self, max_requests_per_minute: int | None, reserve: float | None = None) -> None:
+        """Change our cap and reserve (the latest client created for the app sets them)."""
         with self._lock:
-            self.budget_per_window = per_window
+            self._cap = _per_window(max_requests_per_minute)
+            if reserve is not None:
+                self._reserve = reserve
+            self.budget_per_window = self._budget()
             if self._rate is not None and self._rate >= self._full_rate():
                 self._rate = None
 
@@ -241,8 +258,11 @@ class RateLimiter:
                 reset_f = None
                 if not spent:
                     return
-            if limit_i is not None and limit_i > 0:
+            if limit_i is not None and limit_i > 0 and limit_i != self._server_limit:
                 self._server_limit = limit_i
+                self.budget_per_window = self._budget()
+                if self._rate is not None and self._rate >= self._full_rate():
+                    self._rate = None  # the new budget is below the pace: it is the limit
             now = self._time()
             self._roll(now)
             reset_ok = reset_f is not None and abs(reset_f - now) <= _MAX_SKEW
@@ -293,13 +313,24 @@ _registry: dict[tuple[str, str], RateLimiter] = {}
 _registry_lock = threading.Lock()
 
 
-def shared_limiter(base_url: str, access_token: str, max_requests_per_minute: int) -> RateLimiter:
+def shared_limiter(
+    base_url: str,
+    access_token: str,
+    max_requests_per_minute: int | None,
+    reserve: float = 0.0,
+) -> RateLimiter:
     """The one limiter of this process for an app (base URL + token), created on first use."""
     key = (base_url, hashlib.sha256(access_token.encode()).hexdigest())
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = RateLimiter(max_requests_per_minute)
+            limiter = _registry[key] = RateLimiter(max_requests_per_minute, reserve=reserve)
         else:
-            limiter.set_budget(max_requests_per_minute)
+            limiter.set_budget(max_requests_per_minute, reserve)
         return limiter
+
+
+def _per_window(max_requests_per_minute: int | None) -> int | None:
+    if not max_requests_per_minute:
+        return None
+    return max(1, math.floor(max_requests_per_minute * WINDOW_SECONDS / 60))

@@ -19,8 +19,9 @@ REGION_URLS: dict[str, str] = {
 }
 DEFAULT_VERSION = "2.16"
 DEFAULT_USER_AGENT = "intercom-singer/0.1"
-# FACTS.md §5: Intercom allows 10,000/min per app; we stay below it by default.
-DEFAULT_MAX_RPM = 8000
+# FACTS.md §5: Intercom announces the app's limit on every answer; by default we spend it
+# less this share, left to the app's other integrations. max_requests_per_minute caps it.
+DEFAULT_RESERVE = 0.1
 _VERSION = re.compile(r"^(\d+\.\d+|Preview|Unstable)$")
 
 
@@ -33,7 +34,8 @@ class ClientSettings:
     intercom_version: str = DEFAULT_VERSION
     user_agent: str = DEFAULT_USER_AGENT
     request_timeout: float = 30.0
-    max_requests_per_minute: int = DEFAULT_MAX_RPM
+    max_requests_per_minute: int | None = None
+    rate_limit_reserve: float = DEFAULT_RESERVE
     max_workers: int = 8
     max_retries: int = 8
     # Not config keys: tuning for tests. First backoff step, cap, and total retry time.
@@ -57,7 +59,12 @@ class ClientSettings:
             intercom_version=_version(config.get("intercom_version")),
             user_agent=_user_agent(config.get("user_agent")),
             request_timeout=_number(config, "request_timeout", 30.0, minimum=0.0, strict=True),
-            max_requests_per_minute=_int(config, "max_requests_per_minute", DEFAULT_MAX_RPM, 6),
+            max_requests_per_minute=(
+                _int(config, "max_requests_per_minute", 6, 6)
+                if config.get("max_requests_per_minute") is not None
+                else None
+            ),
+            rate_limit_reserve=_reserve(config),
             max_workers=_int(config, "max_workers", 8, 1, maximum=64),
             max_retries=_int(config, "max_retries", 8, 0, maximum=50),
         )
@@ -134,6 +141,17 @@ def _user_agent(value: Any) -> str:
         return DEFAULT_USER_AGENT
     if not isinstance(value, str) or "\n" in value or "\r" in value:
         raise ConfigError("user_agent", "user_agent must be a single-line string.")
+    return value
+
+
+def _reserve(config: Mapping[str, Any]) -> float:
+    value = _number(config, "rate_limit_reserve", DEFAULT_RESERVE, minimum=0.0, strict=False)
+    if value > 0.9:
+        raise ConfigError(
+            "rate_limit_reserve",
+            f"rate_limit_reserve must be between 0 and 0.9, a share of the app's limit "
+            f"(got {value!r}).",
+        )
     return value
 
 

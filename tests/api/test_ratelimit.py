@@ -289,9 +289,11 @@ def test_any_answers_keep_the_budget_and_wait_no_longer_than_needed(
     (beyond one pacing interval at the slowest pace); its pace stays between its floor and
     the full rate, and comes back to the full rate after enough answered calls."""
     clock = FakeClock()
-    rl = limiter(6000, clock)  # our own budget (1,000 per window) is far above the server's
-    full = rl.effective_rate
-    slowest = 1 / (full * 0.05)
+    rl = limiter(6000, clock)  # our cap (1,000 per window) is far above the server's limit
+    # Once announced, the server's limit is the budget: the pace's full rate and its floor.
+    full = limit / 10
+    floor = max(full * 0.05, min(full, 0.5))
+    slowest = 1 / floor
     server = FakeServer(limit)
     for answer, gap_ms, late_by in [*steps, *[("ok", 0, 5)] * 20]:
         clock.sleep(gap_ms / 1000)
@@ -300,5 +302,28 @@ def test_any_answers_keep_the_budget_and_wait_no_longer_than_needed(
         assert clock.t <= earliest + slowest + 1e-6, "waited for a window nobody closed"
         sent_headers, limited = server.call(clock.t, answer, late_by)
         rl.release(sent_headers, rate_limited=limited)
-        assert full * 0.05 - 1e-9 <= rl.effective_rate <= full
+        assert rl.budget_per_window == limit
+        assert floor - 1e-9 <= rl.effective_rate <= full + 1e-9
     assert not rl.paced
+
+
+def test_the_budget_is_the_servers_announced_limit_less_the_reserve_under_our_cap() -> None:
+    clock = FakeClock()
+    rl = RateLimiter(None, reserve=0.1, time_fn=clock.time, sleep_fn=clock.sleep, jitter=0.0)
+    assert rl.budget_per_window == 1499  # Intercom's default 10,000/min, until it says
+    rl.acquire()
+    rl.release(headers(5000, 4999, clock.t + 10))  # an app with a raised limit
+    assert rl.budget_per_window == 4500
+    rl.acquire()
+    rl.release(headers(167, 160, clock.t + 10))  # a 1,000/min app
+    assert rl.budget_per_window == 150
+    capped = RateLimiter(600, reserve=0.1, time_fn=clock.time, sleep_fn=clock.sleep, jitter=0.0)
+    capped.acquire()
+    capped.release(headers(1666, 1665, clock.t + 10))
+    assert capped.budget_per_window == 100  # max_requests_per_minute still caps it
+    sent = 0
+    for _ in range(130):  # one window: the budget, then a wait for the next
+        capped.acquire()
+        sent += 1
+        capped.release(None)
+    assert capped.window_waits >= 1 and sent == 130

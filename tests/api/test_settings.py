@@ -25,7 +25,8 @@ def test_defaults() -> None:
     s = settings()
     assert s.base_url == "https://api.intercom.io"
     assert s.intercom_version == "2.16"
-    assert (s.max_requests_per_minute, s.max_workers, s.max_retries) == (8000, 8, 8)
+    assert (s.max_requests_per_minute, s.max_workers, s.max_retries) == (None, 8, 8)
+    assert s.rate_limit_reserve == 0.1  # the server's limit less 10%, no cap
     assert s.request_timeout == 30.0
     assert s.headers["Intercom-Version"] == "2.16"
     assert s.headers["Accept"] == "application/json"

@@ -11,6 +11,7 @@ place to resume from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from reliability_support import (
 )
 
 from intercom_sandbox.server import RunningSandbox, start
+from target_intercom.outcomes import Outcome
 
 # Every kind the sandbox injects, late_reset (a Reset later than the window) and echo_token (an
 # error quoting the token: the canary checks it never leaks) included.
@@ -160,7 +162,8 @@ def test_tap_out_of_retries_fails_clearly_and_resumes_from_its_last_state(
     assert failed.returncode not in (0, None)
     errors = [line for line in failed.stderr.splitlines() if "gave up after" in line]
     assert errors, failed.stderr[-2000:]
-    assert "503" in errors[0] and "/contacts/search" in errors[0]
+    # It names the request that gave up (a search page or a look-up, whichever came first).
+    assert re.search(r"(GET|POST) /\S+: HTTP 503", errors[0]), errors[0]
     assert failed.last_state is not None  # conversations were done, users under way
     assert len(failed.ids("users")) < len(clean.ids("users"))
 
@@ -212,8 +215,9 @@ def clean_target_states(tmp_path_factory: pytest.TempPathFactory) -> dict[str, d
 
 def target_run_under_faults(
     kind: str, rate: float, lines: list[dict[str, Any]], tmp: Path, seed: int
-) -> tuple[dict[str, Any], dict[str, int], int]:
-    """One target run on a fresh sandbox under faults: (dump, faults injected, rejects)."""
+) -> tuple[dict[str, Any], dict[str, int], int, int]:
+    """One target run on a fresh sandbox under faults: (dump, faults injected, rejects,
+    ambiguous events)."""
     sbx = start(tokens=[CANARY], random_seed=seed, clock_start=D0)
     slow = SlowCounter(sbx)
     try:
@@ -229,7 +233,10 @@ def target_run_under_faults(
         slow.close()
         sbx.stop()
     assert out.last_state == lines[-1]["value"]
-    return dump, seen, target.tally.rejected
+    # An event is sent once (issue 13): one whose send had an unknown outcome is kept in the
+    # rejects file as ambiguous, never re-sent; it is in Intercom once or not at all.
+    ambiguous = target.tally.get("events", Outcome.AMBIGUOUS)
+    return dump, seen, target.tally.rejected - ambiguous, ambiguous
 
 
 @pytest.mark.parametrize("rate", RATES, ids=lambda r: f"{r:.0%}")
@@ -247,15 +254,19 @@ def test_target_under_faults_leaves_the_state_of_a_clean_run(
     total = 0
     # Runs until one met a fault (at 5% a small load may meet none): each is checked.
     for attempt in range(4):
-        dump, seen, rejected = target_run_under_faults(
+        dump, seen, rejected, ambiguous = target_run_under_faults(
             kind, rate, lines, tmp_path / str(attempt), seed=3 + attempt
         )
         dups = duplicates(dump)
         LEDGER.duplicated_contacts += len(dups)
         assert not dups
         assert rejected == 0
-        got = normal_state(dump)
-        assert got == want, diff_states(got, want)
+        got, expected = normal_state(dump), dict(want)
+        if ambiguous:
+            events, all_events = got.pop("events"), expected.pop("events")
+            assert len(events) >= len(all_events) - ambiguous
+            assert all(events.count(e) <= all_events.count(e) for e in events)
+        assert got == expected, diff_states(got, expected)
         LEDGER.faults(seen, survived=True)
         total = sum(seen.values())
         if total:
