@@ -496,6 +496,7 @@ def start(
     conversation_order: str = "sorted",
     contact_date_precision: str = "day",
     timezone: str = "UTC",
+    deleted_order: str = "deleted_at",
 ) -> RunningSandbox:
     """Start a sandbox in this process (port 0 picks a free port) and return it.
 
@@ -513,6 +514,7 @@ def start(
             conversation_order=conversation_order,
             contact_date_precision=contact_date_precision,
             timezone=timezone,
+            deleted_order=deleted_order,
         ),
     )
     app = SandboxApp(

@@ -44,6 +44,14 @@ SWITCHES: dict[str, Switch] = {
             "ignore it and answer in a stable order unrelated to time (seeded shuffle)",
         ),
         Switch(
+            "deleted_order",
+            ("deleted_at", "id"),
+            "deleted_at",
+            "what GET /conversations/deleted's order=asc|desc sorts on: the deletion time, or "
+            "the conversation id (the spec says only 'returns the conversation IDs in "
+            "ascending or descending order')",
+        ),
+        Switch(
             "contact_date_precision",
             ("day", "second"),
             "day",
@@ -74,6 +82,7 @@ class Settings:
 
     email_match: str = "case_insensitive"
     conversation_order: str = "sorted"
+    deleted_order: str = "deleted_at"
     contact_date_precision: str = "day"
     timezone: str = DEFAULT_TIMEZONE
     _zone: tzinfo = field(default=ZoneInfo(DEFAULT_TIMEZONE), repr=False, compare=False)

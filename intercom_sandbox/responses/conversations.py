@@ -79,9 +79,11 @@ def list_deleted_conversations(backend: Backend, req: Request) -> dict[str, Any]
     if order not in ("asc", "desc"):
         raise exc.ParameterInvalid("order must be asc or desc", field="order")
     page, per_page = page_params(req.query, default_per_page=20, max_per_page=60)
+    # What order sorts on is a switch (settings.deleted_order): the spec does not say.
+    by_id = backend.settings.deleted_order == "id"
     rows = sorted(
         backend.conversations.deleted,
-        key=lambda e: (e["deleted_at"], int(e["id"])),
+        key=lambda e: (int(e["id"]),) if by_id else (e["deleted_at"], int(e["id"])),
         reverse=order == "desc",
     )
     root = base_url(req)
