@@ -9,6 +9,7 @@ session; stats and the limiter are shared.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -26,7 +27,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from intercom_api import errors
 from intercom_api.pagination import walk_cursor
 from intercom_api.query import validate as validate_query
-from intercom_api.ratelimit import RateLimiter, shared_limiter, window_spent
+from intercom_api.ratelimit import WINDOW_SECONDS, RateLimiter, shared_limiter, window_spent
 from intercom_api.settings import ClientSettings
 
 log = logging.getLogger("intercom_api")
@@ -90,6 +91,7 @@ class IntercomClient:
         self._retries = 0
         self._rate_limited = 0
         self._by_status: Counter[str] = Counter()
+        self._latency: float | None = None  # moving average of answered requests (s)
         self._last_date: str | None = None
         self._last_date_local = 0.0
 
@@ -129,6 +131,24 @@ class IntercomClient:
                 "rate_limited": self._rate_limited,
                 "by_status": dict(self._by_status),
             }
+
+    def _observe_latency(self, seconds: float) -> None:
+        with self._lock:
+            prev = self._latency
+            self._latency = seconds if prev is None else prev + (seconds - prev) * 0.1
+
+    def latency(self) -> float | None:
+        """Seconds per answered request, a moving average (None before any answer)."""
+        return self._latency
+
+    def concurrency_for_budget(self, *, floor: int, ceiling: int = 32) -> int:
+        """Requests in flight that keep the rate budget busy at the measured latency
+        (Little's law, with a quarter more for jitter), between ``floor`` and ``ceiling``."""
+        latency = self._latency
+        if latency is None:
+            return floor
+        rate = self.limiter.budget_per_window / WINDOW_SECONDS
+        return max(floor, min(ceiling, math.ceil(rate * latency * 1.25)))
 
     def server_time(self) -> float | None:
         """Unix time from the last response's Date header (None before any response)."""
@@ -173,6 +193,7 @@ class IntercomClient:
         resp_headers: Mapping[str, str] | None = None
         rate_limited = False
         self.limiter.acquire()
+        sent_at = time.monotonic()
         try:
             try:
                 resp = self._session().request(
@@ -204,6 +225,7 @@ class IntercomClient:
                 raise _Failure("truncated", str(e), sent=True) from None
             status = resp.status_code
             rate_limited = status == 429
+            self._observe_latency(time.monotonic() - sent_at)
             if resp_headers.get("Date"):
                 self._last_date = resp_headers["Date"]
                 self._last_date_local = time.time()

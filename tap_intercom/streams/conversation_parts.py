@@ -3,9 +3,10 @@
 Parts exist only inside GET /conversations/{id} (search and list items have none, FACTS.md
 §3), so the stream searches conversations exactly as `conversations` does (sorted on
 ``updated_at``, cut into slices, walked on worker threads) and, for each page of changed
-conversations, fetches them concurrently on a pool of ``max_workers`` threads, all spending
-the run's one rate budget. One call per changed conversation, plus one search page per 150;
-the `conversations` stream is untouched (and pays nothing) when parts are not selected.
+conversations, fetches them concurrently on a pool sized to keep the run's one rate budget
+busy at the measured latency (at least ``max_workers`` threads, at most 32). One call per
+changed conversation, plus one search page per 150; the `conversations` stream is untouched
+(and pays nothing) when parts are not selected.
 
 - The bookmark is the conversations' ``updated_at`` (``conversation_updated_at`` on every
   part): the search reader's watermark, as for the core streams.
@@ -79,13 +80,12 @@ class ConversationPartsStream(SearchStream):
         )
         self._fetched_now = {}
         self.counts = dict.fromkeys(self.counts, 0)
-        self._pool = ThreadPoolExecutor(
-            max(1, self.max_workers), thread_name_prefix="tap-intercom-parts"
-        )
+        self._pool = None  # made at the first page, sized from the latency measured by then
         try:
             yield from super().get_records(context)
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._remember_fetched(state)
         self.logger.info(
@@ -127,7 +127,12 @@ class ConversationPartsStream(SearchStream):
                 self.counts["unchanged"] += unchanged
         if not todo:
             return []
-        assert self._pool is not None
+        if self._pool is None:
+            # One GET per conversation: enough in flight to keep the rate budget busy at
+            # the latency measured so far (at least max_workers, at most 32).
+            workers = self.client.concurrency_for_budget(floor=max(1, self.max_workers))
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tap-intercom-parts")
+            self.logger.info("conversation_parts: fetching on %d threads", workers)
         out: list[dict[str, Any]] = []
         for (cid, ts), conv in zip(todo, self._pool.map(self._fetch, todo), strict=True):
             if conv is not None:

@@ -318,3 +318,17 @@ def test_iter_search_refuses_a_query_over_the_limits(sandbox: RunningSandbox) ->
     with pytest.raises(ValueError, match="at most 15"):
         next(client.iter_search("/contacts/search", too_many))
     assert client.stats["requests"] == 0
+
+
+def test_concurrency_for_budget_follows_latency_and_budget() -> None:
+    """Little's law: in flight = rate x latency (x1.25), between the floor and the ceiling."""
+    settings = ClientSettings(access_token="t", base_url="http://127.0.0.1:9")
+    client = IntercomClient(settings, limiter=RateLimiter(6000, jitter=0.0))  # 100/s
+    assert client.concurrency_for_budget(floor=8) == 8  # nothing measured yet
+    for _ in range(50):
+        client._observe_latency(0.1)
+    assert client.concurrency_for_budget(floor=8) == 13  # 100/s x 0.1 s x 1.25
+    for _ in range(200):
+        client._observe_latency(1.0)
+    assert client.concurrency_for_budget(floor=8) == 32  # bounded
+    assert client.concurrency_for_budget(floor=8, ceiling=200) == 125
