@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from intercom_schemas import load_schema
+
 from target_intercom.outcomes import RecordRejected
 
 # Intercom accepts only whole seconds (FACTS.md §8); larger values are milliseconds by mistake.
@@ -27,75 +29,37 @@ _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 DELETED_AT = "_sdc_deleted_at"
 
-# Fields of a contact as the tap (or an Intercom export) reads them that cannot be written:
-# a record coming back from tap-intercom carries them; they are ignored, not sent as
-# custom attributes (FACTS.md §2.1).
-READ_ONLY_CONTACT_FIELDS = frozenset(
-    {
-        "id",
-        "type",
-        "workspace_id",
-        "role",
-        "created_at",
-        "updated_at",
-        "email_domain",
-        "has_hard_bounced",
-        "marked_email_as_spam",
-        "last_replied_at",
-        "last_contacted_at",
-        "last_email_opened_at",
-        "last_email_clicked_at",
-        "language_override",
-        "browser",
-        "browser_version",
-        "browser_language",
-        "os",
-        "android_app_name",
-        "android_app_version",
-        "android_device",
-        "android_os_version",
-        "android_sdk_version",
-        "android_last_seen_at",
-        "ios_app_name",
-        "ios_app_version",
-        "ios_device",
-        "ios_os_version",
-        "ios_sdk_version",
-        "ios_last_seen_at",
-        "location",
-        "location_data",
-        "social_profiles",
-        "notes",
-        "merge_history",
-        "opted_in_subscription_types",
-        "opted_out_subscription_types",
-        "utm_campaign",
-        "utm_content",
-        "utm_medium",
-        "utm_source",
-        "utm_term",
-        "referrer",
-        "enabled_push_messaging",
-        "formatted_phone",
-        "session_count",
-        "pseudonym",
-        "anonymous",
-        "archived",
-    }
+
+def _schema_fields(stream: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(writable, read-only) fields of a stream's schema file: ``readOnly`` marks the fields
+    Intercom sets itself (schemas/contacts.json, schemas/companies.json)."""
+    props = load_schema(stream)["properties"]
+    read_only = frozenset(n for n, p in props.items() if p.get("readOnly"))
+    return frozenset(props) - read_only, read_only
+
+
+# Contact fields come from the schema the tap reads (a record coming back from tap-intercom
+# carries the read-only ones: they are ignored, not sent as custom attributes). Besides
+# them, the original (1.x) connector's names: writable aliases of 2.x fields, and 1.x fields
+# that no longer exist (FACTS.md §9); plus ``archived`` (exports) and ``formatted_phone``
+# (Preview, FACTS.md §2.1).
+LEGACY_CONTACT_FIELDS = frozenset({"user_id", "image_url", "last_request_at"})
+LEGACY_READ_ONLY_CONTACT_FIELDS = frozenset(
+    {"location_data", "session_count", "pseudonym", "anonymous", "archived", "formatted_phone"}
 )
-READ_ONLY_COMPANY_FIELDS = frozenset(
-    {
-        "id",
-        "type",
-        "app_id",
-        "created_at",
-        "updated_at",
-        "last_request_at",
-        "session_count",
-        "user_count",
-        "tags",
-        "segments",
-    }
+_CONTACT_WRITABLE, _CONTACT_READ_ONLY = _schema_fields("users")
+CONTACT_FIELDS = _CONTACT_WRITABLE | LEGACY_CONTACT_FIELDS
+READ_ONLY_CONTACT_FIELDS = _CONTACT_READ_ONLY | LEGACY_READ_ONLY_CONTACT_FIELDS
+_COMPANY_WRITABLE, READ_ONLY_COMPANY_FIELDS = _schema_fields("companies")
+# Contact fields PUT /contacts documents as nullable: clear_on_null may clear them [S16:34772].
+CLEARABLE_CONTACT_FIELDS = (
+    "name",
+    "phone",
+    "avatar",
+    "signed_up_at",
+    "last_seen_at",
+    "owner_id",
+    "unsubscribed_from_emails",
 )
 
 
@@ -256,6 +220,26 @@ def custom_attribute_object(value: Any, name: str) -> dict[str, Any]:
     return {str(k): plain(v, f"{name}.{k}") for k, v in value.items()}
 
 
+def reads_as_timestamp(value: Any) -> bool:
+    """Whether ``value`` is a timestamp ``to_unix`` accepts (ISO 8601 or unix seconds)."""
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+        return False
+    try:
+        to_unix(value, "value")
+    except RecordRejected:
+        return False
+    return True
+
+
+def event_metadata_dates(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata with timestamps under ``*_date`` keys in unix seconds: Intercom stores
+    those as dates [S16:16059], and ISO text as a plain string."""
+    return {
+        k: to_unix(v, k) if k.endswith("_date") and reads_as_timestamp(v) else v
+        for k, v in metadata.items()
+    }
+
+
 def is_deleted(record: Mapping[str, Any]) -> bool:
     return not blank(record.get(DELETED_AT))
 
@@ -274,28 +258,14 @@ def extra_columns(
 
 # -- contacts ----------------------------------------------------------------------------
 
-CONTACT_FIELDS = (
-    "email",
-    "external_id",
-    "user_id",
-    "name",
-    "phone",
-    "avatar",
-    "image_url",
-    "signed_up_at",
-    "last_seen_at",
-    "last_request_at",
-    "owner_id",
-    "unsubscribed_from_emails",
-    "custom_attributes",
-    "companies",
-    "tags",
-)
-
 
 @dataclass
 class ContactInput:
-    """A users/leads record, checked and converted."""
+    """A users/leads record, checked and converted.
+
+    A ``None`` in ``fields`` or ``custom_attributes`` clears that field (``clear_on_null``,
+    or a null inside the record's ``custom_attributes`` object); creates leave it out.
+    """
 
     email: str | None
     external_id: str | None
@@ -308,7 +278,7 @@ class ContactInput:
     tag_ids: list[str] = field(default_factory=list)  # filled in once tags are resolved
 
     def body(self) -> dict[str, Any]:
-        """Every field to set, as a create/update body (without role)."""
+        """Every field to set, as an update body (without role); None clears."""
         body: dict[str, Any] = {}
         if self.email is not None:
             body["email"] = self.email
@@ -319,12 +289,21 @@ class ContactInput:
             body["custom_attributes"] = dict(self.custom_attributes)
         return body
 
+    def create_body(self) -> dict[str, Any]:
+        """The fields a create sets: a new contact has nothing to clear."""
+        body = {k: v for k, v in self.body().items() if v is not None}
+        custom = {k: v for k, v in body.pop("custom_attributes", {}).items() if v is not None}
+        if custom:
+            body["custom_attributes"] = custom
+        return body
+
 
 def custom_and_ignored(
-    record: dict[str, Any], known: Any, read_only: Any, extra: str
+    record: Mapping[str, Any], known: Any, read_only: Any, extra: str, *, nulls: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
     """The record's custom attributes (its own plus, by ``extra_columns``, its other
-    columns) and the columns ignored."""
+    columns) and the columns ignored. ``nulls``: a column present with null is kept (None:
+    clear it); else null and empty mean "not provided"."""
     custom = custom_attribute_object(record.get("custom_attributes"), "custom_attributes")
     others = extra_columns(record, known, read_only)
     if extra != "custom_attributes":
@@ -332,10 +311,21 @@ def custom_and_ignored(
     for name, value in others.items():
         if not blank(value):
             custom.setdefault(name, plain(value, name))
+        elif value is None and nulls:
+            custom.setdefault(name, None)
     return custom, []
 
 
-def map_contact(record: Mapping[str, Any], role: str, *, extra: str) -> ContactInput:
+def _null(record: Mapping[str, Any], *names: str) -> bool:
+    """Some of ``names`` is present with null and none of them has a value."""
+    return any(n in record and record[n] is None for n in names) and all(
+        blank(record.get(n)) for n in names
+    )
+
+
+def map_contact(
+    record: Mapping[str, Any], role: str, *, extra: str, clear_on_null: bool = False
+) -> ContactInput:
     """Check and convert a users (role user) or leads (role lead) record."""
     given_role = record.get("role")
     if not blank(given_role) and given_role != role:
@@ -374,8 +364,15 @@ def map_contact(record: Mapping[str, Any], role: str, *, extra: str) -> ContactI
         fields["unsubscribed_from_emails"] = to_bool(
             record["unsubscribed_from_emails"], "unsubscribed_from_emails"
         )
+    if clear_on_null:
+        aliases = {"avatar": ("image_url",), "last_seen_at": ("last_request_at",)}
+        for name in CLEARABLE_CONTACT_FIELDS:
+            if name not in fields and _null(record, name, *aliases.get(name, ())):
+                fields[name] = None
 
-    custom, ignored = custom_and_ignored(record, CONTACT_FIELDS, READ_ONLY_CONTACT_FIELDS, extra)
+    custom, ignored = custom_and_ignored(
+        record, CONTACT_FIELDS, READ_ONLY_CONTACT_FIELDS, extra, nulls=clear_on_null
+    )
     return ContactInput(
         email=email,
         external_id=external_id,
@@ -402,17 +399,6 @@ def _one_of(record: Mapping[str, Any], name: str, alias: str) -> Any:
 
 # -- companies ---------------------------------------------------------------------------
 
-COMPANY_FIELDS = (
-    "company_id",
-    "name",
-    "plan",
-    "size",
-    "website",
-    "industry",
-    "remote_created_at",
-    "monthly_spend",
-    "custom_attributes",
-)
 _INT32_MAX = 2**31 - 1
 
 
@@ -451,7 +437,7 @@ def map_company(record: Mapping[str, Any], *, extra: str) -> CompanyInput:
         )
     if not blank(record.get("remote_created_at")):
         fields["remote_created_at"] = to_unix(record["remote_created_at"], "remote_created_at")
-    custom, ignored = custom_and_ignored(record, COMPANY_FIELDS, READ_ONLY_COMPANY_FIELDS, extra)
+    custom, ignored = custom_and_ignored(record, _COMPANY_WRITABLE, READ_ONLY_COMPANY_FIELDS, extra)
     return CompanyInput(
         company_id=to_text(record["company_id"], "company_id"),
         fields=fields,
@@ -481,6 +467,14 @@ class EventInput:
     body: dict[str, Any]
     deleted: bool
     ignored: list[str] = field(default_factory=list)
+
+    @property
+    def contact(self) -> tuple[str, str]:
+        """How the event names its contact: ("user_id" | "id" | "email", value)."""
+        for key in ("user_id", "id", "email"):
+            if key in self.body:
+                return key, str(self.body[key])
+        raise KeyError("contact")  # map_event always sets one
 
 
 def map_event(record: Mapping[str, Any], *, extra: str) -> EventInput:
@@ -524,5 +518,5 @@ def map_event(record: Mapping[str, Any], *, extra: str) -> EventInput:
             f"{MAX_METADATA_KEYS} (extra_columns=ignore drops extra columns)"
         )
     if metadata:
-        body["metadata"] = metadata
+        body["metadata"] = event_metadata_dates(metadata)
     return EventInput(body=body, deleted=is_deleted(record), ignored=ignored)

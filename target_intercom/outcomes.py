@@ -1,24 +1,22 @@
-"""Record outcomes, the rejects file, and the per-stream tally logged at the end of a run.
+"""Record outcomes, rejects, and the per-stream tally logged at the end of a run.
 
 Every record read ends in exactly one outcome: created, updated, unchanged (found identical:
-no write), archived, deleted (``delete_mode: delete``) or rejected. A rejected record is
-appended to the rejects file (JSON lines) with what is needed to fix and replay it: the
-record as received, its stream, the reason, and Intercom's error code, HTTP status and
-request id when Intercom refused it.
+no write), archived, deleted (``delete_mode: delete``), skipped (``write_mode``: no match
+under update_only, or already there under create_only), ambiguous (a write whose outcome is
+unknown and that must not be re-sent blindly, e.g. an event) or rejected. Rejected and
+ambiguous records go to the rejects file (JSON lines) with what is needed to fix and replay
+them: the record as received, its stream, the reason, and Intercom's error code, HTTP status
+and request id when Intercom answered.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
-from typing import IO, Any
-
-from singer_sdk.singerlib.json import serialize_json
+from typing import Any
 
 
 class Outcome(str, Enum):
@@ -29,7 +27,13 @@ class Outcome(str, Enum):
     UNCHANGED = "unchanged"
     ARCHIVED = "archived"
     DELETED = "deleted"
+    SKIPPED_NO_MATCH = "skipped_no_match"  # write_mode update_only: nothing to update
+    SKIPPED_EXISTS = "skipped_exists"  # write_mode create_only: left as it is
+    AMBIGUOUS = "ambiguous"  # sent, outcome unknown: kept in the rejects file, not re-sent
     REJECTED = "rejected"
+
+
+KEPT = (Outcome.REJECTED, Outcome.AMBIGUOUS)  # outcomes whose records go to the rejects file
 
 
 class RecordRejected(Exception):
@@ -42,12 +46,14 @@ class RecordRejected(Exception):
         code: str | None = None,
         status: int | None = None,
         request_id: str | None = None,
+        outcome: Outcome = Outcome.REJECTED,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
         self.status = status
         self.request_id = request_id
+        self.outcome = outcome
 
 
 class TooManyRejectsError(RuntimeError):
@@ -66,12 +72,14 @@ class Reject:
     error_code: str | None = None
     status: int | None = None
     request_id: str | None = None
+    outcome: Outcome = Outcome.REJECTED
+    source: str | None = None  # a BATCH file and row, for records read from one
 
-    def to_dict(self, run_id: str) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "run_id": run_id,
             "stream": self.stream,
+            "outcome": self.outcome.value,
             "reason": self.reason,
             "error_code": self.error_code,
             "status": self.status,
@@ -79,61 +87,28 @@ class Reject:
             "line_number": self.line_number,
             "record": self.record,
         }
+        if self.source is not None:
+            out["source"] = self.source
         if self.line is not None:
             out["line"] = self.line
         return out
 
 
-class RejectsFile:
-    """Append-only JSON-lines file, opened on the first reject, safe across threads.
-
-    Each line is flushed as written; ``sync()`` also fsyncs, and the target calls it before
-    emitting STATE, so a STATE never covers a reject that is not on disk.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], run_id: str) -> None:
-        self.path = Path(path)
-        self.run_id = run_id
-        self._lock = threading.Lock()
-        self._fh: IO[str] | None = None
-        self.written = 0
-
-    def write(self, reject: Reject) -> None:
-        line = serialize_json(reject.to_dict(self.run_id))
-        with self._lock:
-            if self._fh is None:
-                if self.path.parent != Path():
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._fh = self.path.open("a", encoding="utf-8")
-            self._fh.write(line + "\n")
-            self._fh.flush()
-            self.written += 1
-
-    def sync(self) -> None:
-        with self._lock:
-            if self._fh is not None:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fh is not None:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-                self._fh.close()
-                self._fh = None
-
-
 class Tally:
-    """Outcome counts per stream, safe across threads."""
+    """Outcome counts per stream, and notes (counts a user must know about), thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, dict[Outcome, int]] = defaultdict(lambda: dict.fromkeys(Outcome, 0))
+        self._notes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def add(self, stream: str, outcome: Outcome, count: int = 1) -> None:
         with self._lock:
             self._counts[stream][outcome] += count
+
+    def note(self, stream: str, what: str, count: int = 1) -> None:
+        with self._lock:
+            self._notes[stream][what] += count
 
     def get(self, stream: str, outcome: Outcome) -> int:
         with self._lock:
@@ -141,8 +116,9 @@ class Tally:
 
     @property
     def rejected(self) -> int:
+        """Records kept in the rejects file (rejected or ambiguous)."""
         with self._lock:
-            return sum(c[Outcome.REJECTED] for c in self._counts.values())
+            return sum(c[o] for c in self._counts.values() for o in KEPT)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         """``{stream: {outcome: count}}`` with every outcome present."""
@@ -151,6 +127,10 @@ class Tally:
                 stream: {o.value: n for o, n in counts.items()}
                 for stream, counts in sorted(self._counts.items(), key=lambda kv: str(kv[0]))
             }
+
+    def notes(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {s: dict(n) for s, n in sorted(self._notes.items()) if any(n.values())}
 
     def lines(self) -> list[str]:
         """One human line per stream, for the end-of-run log."""

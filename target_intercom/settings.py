@@ -7,7 +7,7 @@ Connection settings carry the same names, defaults and meaning as the tap's (see
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from singer_sdk import typing as th
@@ -16,6 +16,12 @@ from intercom_api.config_schema import connection_properties
 from intercom_api.errors import ConfigError
 
 STREAMS = ("users", "leads", "companies", "events")
+WRITE_MODES = ("upsert", "update_only", "create_only")
+LEAD_MODES = ("email", "key_attribute", "create")
+# The name lead_mode: key_attribute had before it asked for consent (still accepted).
+LEGACY_LEAD_MODE = "idempotent"
+DEFAULT_REJECTS_FILE = "target-intercom.rejects.jsonl"
+DEFAULT_LEAD_KEY_ATTRIBUTE = "target_intercom_key"
 
 CONNECTION_SETTINGS = th.PropertiesList(
     *connection_properties(
@@ -26,25 +32,62 @@ CONNECTION_SETTINGS = th.PropertiesList(
 
 TARGET_SETTINGS = th.PropertiesList(
     th.Property(
+        "write_mode",
+        th.StringType,
+        default="upsert",
+        allowed_values=list(WRITE_MODES),
+        description="users, leads, companies: 'upsert' updates the contact or company a row "
+        "matches and creates it otherwise; 'update_only' never creates (a row matching "
+        "nothing is counted skipped_no_match); 'create_only' never changes an existing one "
+        "(a row that matches is counted skipped_exists). Events are always sent.",
+    ),
+    th.Property(
+        "stream_write_modes",
+        th.ObjectType(additional_properties=th.StringType),
+        description='write_mode per stream, e.g. {"users": "update_only"}: keys are the '
+        "target's streams (users, leads, companies) or input stream names (before "
+        "stream_maps aliases); the others use write_mode.",
+    ),
+    th.Property(
+        "clear_on_null",
+        th.BooleanType,
+        default=False,
+        description="users and leads: a column present with null clears that field in "
+        "Intercom (name, phone, avatar, signed_up_at, last_seen_at, owner_id, "
+        "unsubscribed_from_emails, custom attributes). Off: null means 'not provided'. An "
+        "empty string always means 'not provided'; email and external_id are never cleared.",
+    ),
+    th.Property(
         "dry_run",
         th.BooleanType,
         default=False,
         description="Read and match only: search Intercom, decide each record's outcome, log "
         "what would be written, and write nothing (no contact, company, tag, attribute or "
-        "event is created or changed).",
+        "event is created or changed). No STATE is emitted, so the next real run starts "
+        "from the same place.",
     ),
     th.Property(
         "rejects_file",
         th.StringType,
-        default="target-intercom.rejects.jsonl",
-        description="JSON-lines file that receives every rejected record (appended): the "
-        "record as received, its stream, the reason, and Intercom's error code and request id.",
+        default=DEFAULT_REJECTS_FILE,
+        description="JSON-lines file (owner-only permissions) of the run's rejected records: "
+        "the record as received, its stream, the reason, and Intercom's error code and "
+        "request id. One file per run: a previous run's file at this path is first renamed "
+        "<name>.<its run id>.jsonl.",
+    ),
+    th.Property(
+        "results_file",
+        th.StringType,
+        description="JSON-lines file (owner-only permissions) with one line per row: stream, "
+        "the record's key columns, outcome, Intercom id and request id (created ids "
+        "included, for your CRM). One file per run, like rejects_file. Unset: not written.",
     ),
     th.Property(
         "max_rejects",
         th.IntegerType,
-        description="Fail the run once more than this many records are rejected (0: the first "
-        "reject fails it). Unset: rejects never fail the run; they only go to rejects_file.",
+        description="Fail the run once more than this many records are rejected or ambiguous "
+        "(0: the first one fails it). Unset: they never fail the run; they only go to "
+        "rejects_file.",
     ),
     th.Property(
         "extra_columns",
@@ -60,24 +103,35 @@ TARGET_SETTINGS = th.PropertiesList(
         default=False,
         description="Create missing custom data attributes (POST /data_attributes) before "
         "writing; otherwise a record using an unknown one is rejected (Intercom refuses "
-        "attributes that do not exist).",
+        "attributes that do not exist). Columns typed date-time / date in the stream's "
+        "schema, or named *_at / *_date with timestamp values, become date attributes.",
     ),
     th.Property(
         "lead_mode",
         th.StringType,
-        default="idempotent",
-        allowed_values=["idempotent", "create"],
-        description="leads stream: 'idempotent' updates a lead this target already created "
-        "with the same e-mail instead of creating a second one (Singer delivery is "
-        "at-least-once); 'create' always creates a new lead.",
+        default="email",
+        allowed_values=[*LEAD_MODES, LEGACY_LEAD_MODE],
+        description="leads stream: 'email' matches the oldest lead with the row's e-mail "
+        "(a re-delivered row updates it; a lead someone else created with that e-mail is "
+        "updated too); 'key_attribute' matches only leads this target created, stamped with "
+        "lead_key_attribute (needs create_lead_key_attribute: true); 'create' creates a lead "
+        "for every row (a re-run duplicates them). 'idempotent' is the old name of "
+        "key_attribute.",
     ),
     th.Property(
-        "lead_marker_attribute",
+        "create_lead_key_attribute",
+        th.BooleanType,
+        default=False,
+        description="Consent for lead_mode: key_attribute: create the contact attribute "
+        "lead_key_attribute in the workspace (when missing) and store each created lead's "
+        "e-mail in it.",
+    ),
+    th.Property(
+        "lead_key_attribute",
         th.StringType,
-        default="target_intercom_key",
-        description="Custom attribute (string, created when missing) in which the target "
-        "stamps the leads it creates, so that re-delivered records update them. Empty: "
-        "match any lead with the same e-mail instead.",
+        default=DEFAULT_LEAD_KEY_ATTRIBUTE,
+        description="lead_mode: key_attribute: the string contact attribute holding the key "
+        "(lower-case e-mail) of each lead this target creates.",
     ),
     th.Property(
         "delete_mode",
@@ -110,14 +164,23 @@ class TargetOptions:
     """The target settings, validated once."""
 
     dry_run: bool = False
-    rejects_file: str = "target-intercom.rejects.jsonl"
+    rejects_file: str = DEFAULT_REJECTS_FILE
+    results_file: str | None = None
     max_rejects: int | None = None
     extra_columns: str = "custom_attributes"
     create_custom_attributes: bool = False
-    lead_mode: str = "idempotent"
-    lead_marker_attribute: str | None = "target_intercom_key"
+    write_mode: str = "upsert"
+    stream_write_modes: Mapping[str, str] = field(default_factory=dict)
+    clear_on_null: bool = False
+    lead_mode: str = "email"
+    lead_key_attribute: str | None = None  # set only in lead_mode key_attribute
     delete_mode: str = "archive"
     reconcile_timeout: float = 300.0
+
+    def write_mode_for(self, input_stream: str, stream: str) -> str:
+        """The write mode of a row of ``input_stream``, written by the ``stream`` sink."""
+        modes = self.stream_write_modes
+        return modes.get(input_stream) or modes.get(stream) or self.write_mode
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TargetOptions:
@@ -145,18 +208,95 @@ class TargetOptions:
             raise ConfigError(
                 "reconcile_timeout", f"reconcile_timeout must be >= 0 seconds (got {timeout!r})."
             )
-        rejects_file = config.get("rejects_file") or cls.rejects_file
-        marker = config.get("lead_marker_attribute", cls.lead_marker_attribute)
+        write_mode = choice("write_mode", WRITE_MODES, cls.write_mode)
+        stream_modes = _stream_write_modes(config.get("stream_write_modes"))
+        lead_mode, key_attribute = _lead_mode(config)
+        if lead_mode == "create" and "update_only" in (stream_modes.get("leads") or write_mode,):
+            raise ConfigError(
+                "lead_mode",
+                "lead_mode: create matches no existing lead, so the leads stream cannot be "
+                "update_only (write_mode / stream_write_modes): set lead_mode to email (or "
+                "key_attribute) to update existing leads.",
+            )
         return cls(
             dry_run=bool(config.get("dry_run", False)),
-            rejects_file=str(rejects_file),
+            rejects_file=str(config.get("rejects_file") or cls.rejects_file),
+            results_file=str(config["results_file"]) if config.get("results_file") else None,
             max_rejects=max_rejects,
             extra_columns=choice(
                 "extra_columns", ("custom_attributes", "ignore"), cls.extra_columns
             ),
             create_custom_attributes=bool(config.get("create_custom_attributes", False)),
-            lead_mode=choice("lead_mode", ("idempotent", "create"), cls.lead_mode),
-            lead_marker_attribute=str(marker) if marker else None,
+            write_mode=write_mode,
+            stream_write_modes=stream_modes,
+            clear_on_null=bool(config.get("clear_on_null", False)),
+            lead_mode=lead_mode,
+            lead_key_attribute=key_attribute,
             delete_mode=choice("delete_mode", ("archive", "delete", "ignore"), cls.delete_mode),
             reconcile_timeout=float(timeout),
         )
+
+
+def _stream_write_modes(value: Any) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            "stream_write_modes",
+            "stream_write_modes must be an object of stream names to write modes, e.g. "
+            f'{{"users": "update_only"}} (got {value!r}).',
+        )
+    out: dict[str, str] = {}
+    for stream, mode in value.items():
+        if stream == "events":
+            raise ConfigError(
+                "stream_write_modes",
+                "stream_write_modes cannot name events: events are appended facts, always "
+                "sent (Intercom has no event to update). Remove the events entry.",
+            )
+        if mode not in WRITE_MODES:
+            raise ConfigError(
+                "stream_write_modes",
+                f"stream_write_modes[{stream!r}] must be one of {', '.join(WRITE_MODES)} "
+                f"(got {mode!r}).",
+            )
+        out[str(stream)] = str(mode)
+    return out
+
+
+def _lead_mode(config: Mapping[str, Any]) -> tuple[str, str | None]:
+    """lead_mode and, for key_attribute, the attribute name (consent checked)."""
+    if "lead_marker_attribute" in config:
+        raise ConfigError(
+            "lead_marker_attribute",
+            "lead_marker_attribute was replaced: to match leads by an attribute the target "
+            "creates, set lead_mode: key_attribute, create_lead_key_attribute: true and "
+            "lead_key_attribute to its name; to match leads by e-mail, set lead_mode: email. "
+            "Then remove lead_marker_attribute.",
+        )
+    mode = config.get("lead_mode") or "email"
+    if mode == LEGACY_LEAD_MODE:
+        mode = "key_attribute"
+    if mode not in LEAD_MODES:
+        raise ConfigError(
+            "lead_mode", f"lead_mode must be one of {', '.join(LEAD_MODES)} (got {mode!r})."
+        )
+    if mode != "key_attribute":
+        return mode, None
+    asked = config.get("lead_mode")
+    if not config.get("create_lead_key_attribute"):
+        raise ConfigError(
+            "create_lead_key_attribute",
+            f"lead_mode: {asked} stores each created lead's e-mail in the contact attribute "
+            "lead_key_attribute (creating it in the workspace when missing): set "
+            "create_lead_key_attribute: true to allow that, or set lead_mode to email (match "
+            "leads by e-mail, nothing created) or create.",
+        )
+    name = config.get("lead_key_attribute", DEFAULT_LEAD_KEY_ATTRIBUTE)
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(
+            "lead_key_attribute",
+            f"lead_mode: {asked} needs lead_key_attribute, the name of a string contact "
+            f"attribute (default {DEFAULT_LEAD_KEY_ATTRIBUTE}).",
+        )
+    return mode, name.strip()

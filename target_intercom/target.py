@@ -14,17 +14,16 @@ RECORD before its SCHEMA, an invalid SCHEMA, a record violating its schema or fa
 mapping, or refused by Intercom with a 4xx, is rejected into ``rejects_file`` with the reason
 and the run goes on (``max_rejects`` turns too many rejects into a failure). Only failures of
 the run itself stop it (authentication, Intercom unavailable after retries), and then no
-STATE covers the unfinished batch. See ``target_intercom.reader`` for how unreadable lines
-are caught, and ``sinks.base`` for the batch/STATE contract.
+STATE covers the unfinished batch. Records of Singer BATCH messages (singer-sdk batch files)
+are read like RECORD lines. A dry run emits no STATE at all. See ``target_intercom.reader``
+for how unreadable lines are caught, ``sinks.base`` for the batch/STATE contract, and
+``context`` for what the target hands down to its sinks.
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
 from typing import IO, Any
 
-from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
     InvalidJSONSchema,
@@ -39,15 +38,16 @@ from typing_extensions import override
 
 from intercom_api import ClientSettings, ConfigError
 from intercom_api import errors as api_errors
-from target_intercom.outcomes import Outcome, Reject, RejectsFile, Tally, TooManyRejectsError
+from target_intercom import batch_files
+from target_intercom.context import RunContext
+from target_intercom.outcomes import Tally
 from target_intercom.reader import RejectingSingerReader
+from target_intercom.runfiles import RunFile
+from target_intercom.sdk_hooks import TargetHooks
 from target_intercom.settings import STREAMS, TargetOptions, config_schema
 from target_intercom.sinks import SINKS, IntercomSink, UnknownStreamSink
+from target_intercom.sinks.events import NO_DEDUPE, NO_DEDUPE_TEXT
 from target_intercom.sinks.unknown import unknown_stream_reason
-from target_intercom.workspace import Workspace
-
-UNREADABLE = "(unreadable lines)"  # the tally's name for lines that are not Singer messages
-LOGGED_REJECTS = 50  # rejects logged one by one; the rest are counted (all are in the file)
 
 # Problems with one message: it is rejected and the run goes on.
 MESSAGE_ERRORS = (
@@ -58,15 +58,17 @@ MESSAGE_ERRORS = (
     InvalidJSONSchema,
     MapExpressionError,
 )
+SUMMARY_NOTES = {NO_DEDUPE: NO_DEDUPE_TEXT}
 
 
-class TargetIntercom(Target):
+class TargetIntercom(TargetHooks):
     """Writes users, leads, companies and events into Intercom (reverse ETL).
 
-    Streams: users (upsert by external_id or e-mail), leads (idempotent create), companies
-    (upsert by company_id), events (data events). Other stream names are rejected: rename them
-    with stream_maps, e.g. {"crm_customers": {"__alias__": "users"}}. Rejected records go to
-    rejects_file with the reason; a summary of outcomes is logged at the end.
+    Streams: users (upsert by external_id or e-mail), leads (matched by e-mail), companies
+    (upsert by company_id), events (data events); write_mode chooses upsert, update_only or
+    create_only. Other stream names are rejected: rename them with stream_maps, e.g.
+    {"crm_customers": {"__alias__": "users"}}. Rejected records go to rejects_file with the
+    reason; a summary of outcomes is logged at the end.
     """
 
     name = "target-intercom"
@@ -101,26 +103,33 @@ class TargetIntercom(Target):
         # Sinks drain one after another (each writes on max_workers threads), so that
         # companies land before the users attaching them and users before their events.
         self.max_parallelism = 1
-        self.run_id = uuid.uuid4().hex[:12]
-        self.tally = Tally()
-        self.rejects = RejectsFile(self.options.rejects_file, self.run_id)
-        self.current_input: tuple[str, Any, int | None] = ("", None, None)
-        self._workspace: Workspace | None = None
-        self._lock = threading.Lock()
+        self.run_context = RunContext(
+            self.options, self.logger, self._settings, drain=self.drain_streams
+        )
         self._warned: set[str] = set()
         self._bad_schemas: dict[str, str] = {}
         if isinstance(self.message_reader, RejectingSingerReader):
             self.message_reader.on_bad_line = self._reject_line
 
-    # -- shared state -----------------------------------------------------------------------
+    def _settings(self) -> ClientSettings:
+        return self._client_settings or ClientSettings.from_config(self.config)
+
+    # -- what tests, benchmarks and the summary read ------------------------------------------
     @property
-    def workspace(self) -> Workspace:
-        """The run's API client, write threads and caches; created on first use."""
-        with self._lock:
-            if self._workspace is None:
-                settings = self._client_settings or ClientSettings.from_config(self.config)
-                self._workspace = Workspace(settings, self.options, self.logger)
-            return self._workspace
+    def run_id(self) -> str:
+        return self.run_context.run_id
+
+    @property
+    def tally(self) -> Tally:
+        return self.run_context.tally
+
+    @property
+    def rejects(self) -> RunFile:
+        return self.run_context.rejects
+
+    def summary(self) -> dict[str, Any]:
+        """Outcomes per stream, for the end-of-run log and for tests."""
+        return self.run_context.summary()
 
     @property
     def line_number(self) -> int | None:
@@ -131,7 +140,6 @@ class TargetIntercom(Target):
     def get_sink_class(self, stream_name: str) -> type[IntercomSink]:
         return SINKS.get(stream_name, UnknownStreamSink)
 
-    @override
     @override
     def listen(self, file_input: IO[str] | None = None) -> None:
         try:
@@ -144,71 +152,12 @@ class TargetIntercom(Target):
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
         super().append_builtin_config(config_jsonschema)
-        # Every stream is written by key (upsert / idempotent create): no load methods.
+        # Every stream is written by key (upsert / matched create): no load methods.
         config_jsonschema["properties"].pop("load_method", None)
 
-    def drain_streams(self, streams: tuple[str, ...]) -> None:
-        """Write the pending records of ``streams`` now (a sink's dependencies)."""
-        for name in streams:
-            sink = self._sinks_active.get(name)
-            if sink is not None and sink.current_size:
-                self.drain_one(sink)
-
-    def batch_done(self, stream: str, size: int) -> None:
-        self.logger.info("%s: batch of %d records done (%s)", stream, size, self._counts(stream))
-
-    def _counts(self, stream: str) -> str:
-        counts = self.tally.as_dict().get(stream, {})
-        return ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "none"
-
     # -- rejects ----------------------------------------------------------------------------
-    def reject(
-        self,
-        *,
-        stream: str | None,
-        reason: str,
-        tally_stream: str | None = None,
-        record: Any = None,
-        line: str | None = None,
-        line_number: int | None = None,
-        code: str | None = None,
-        status: int | None = None,
-        request_id: str | None = None,
-        cause: BaseException | None = None,
-    ) -> None:
-        """Write one reject, count it, and fail the run past ``max_rejects``.
-
-        Past the limit the error that caused the reject is raised (so a fail-fast run stops
-        with the SDK's own exception types), else TooManyRejectsError.
-        """
-        self.rejects.write(
-            Reject(stream, reason, record, line, line_number, code, status, request_id)
-        )
-        self.tally.add(tally_stream or stream or UNREADABLE, Outcome.REJECTED)
-        total = self.tally.rejected
-        if total <= LOGGED_REJECTS:
-            where = f"line {line_number}" if line_number else "a record"
-            of = f" of stream {stream}" if stream else ""
-            self.logger.warning("Rejected %s%s: %s", where, of, reason)
-        elif total == LOGGED_REJECTS + 1:
-            self.logger.warning("More rejects: see %s (the summary counts them)", self.rejects.path)
-        limit = self.options.max_rejects
-        if limit is not None and total > limit:
-            self.logger.error(
-                "%d records rejected, more than max_rejects=%d: stopping (rejects are in %s)",
-                total,
-                limit,
-                self.rejects.path,
-            )
-            if cause is not None:
-                raise cause
-            raise TooManyRejectsError(
-                f"{total} records rejected, more than max_rejects={limit}; last: {reason} "
-                f"(all rejects are in {self.rejects.path})"
-            )
-
     def _reject_line(self, line: str, line_number: int, reason: str) -> None:
-        self.reject(
+        self.run_context.reject(
             stream=None,
             reason=f"{reason}: fix the producer of this line; the raw line is kept here",
             line=line,
@@ -249,39 +198,80 @@ class TargetIntercom(Target):
 
     # -- messages ---------------------------------------------------------------------------
     @override
-    def _process_record_message(self, message_dict: dict) -> None:
+    def on_record(self, message_dict: dict) -> None:
+        self._record(message_dict, self.line_number, None)
+
+    def _record(self, message_dict: dict, line: int | None, source: str | None) -> None:
         stream = str(message_dict.get("stream"))
         record = message_dict.get("record")
-        line = self.line_number
-        self.current_input = (stream, record, line)
+        pos = self.run_context.position
+        pos.stream, pos.record, pos.line, pos.source = stream, record, line, source
         if "record" in message_dict and not isinstance(record, dict):
-            self.reject(
+            self.run_context.reject(
                 stream=stream,
                 reason="RECORD message whose record is not a JSON object",
                 record=record,
                 line_number=line,
+                source=source,
             )
             return
         try:
-            super()._process_record_message(message_dict)
+            self.sdk_record(message_dict)
         except MESSAGE_ERRORS as exc:
-            self.reject(
+            self.run_context.reject(
                 stream=stream,
                 tally_stream=self._alias(stream),
                 reason=self._message_reason(exc, stream),
                 record=record,
                 line_number=line,
+                source=source,
                 cause=exc,
             )
 
     @override
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def on_batch(self, message_dict: dict) -> None:
+        """Each record of the BATCH message's files, as a RECORD line of its stream."""
+        line = self.line_number
         stream = str(message_dict.get("stream"))
         try:
-            super()._process_schema_message(message_dict)
+            batch_files.check(message_dict)
+        except batch_files.BatchMessageError as exc:
+            self._reject_line(serialize_json(message_dict), line or 0, f"BATCH message: {exc}")
+            return
+        row = None
+        try:
+            for row in batch_files.rows(message_dict):
+                if row.error is None:
+                    record = {"type": "RECORD", "stream": stream, "record": row.record}
+                    self._record(record, line, row.source)
+                    continue
+                self.run_context.reject(
+                    stream=stream,
+                    tally_stream=self._alias(stream),
+                    reason=f"batch file row {row.source} is {row.error}: fix the tap's batch "
+                    "file; the raw row is kept here",
+                    line=row.line,
+                    line_number=line,
+                    source=row.source,
+                    cause=InvalidInputLine(row.error),
+                )
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            after = f" after row {row.source}" if row is not None else ""
+            self._reject_line(
+                serialize_json(message_dict),
+                line or 0,
+                f"BATCH message: a batch file could not be read{after} ({exc}); the rows "
+                "before it were processed",
+            )
+
+    @override
+    def on_schema(self, message_dict: dict) -> None:
+        stream = str(message_dict.get("stream"))
+        try:
+            self.sdk_schema(message_dict)
         except MESSAGE_ERRORS as exc:
             self._bad_schemas[stream] = f"line {self.line_number}: {exc}"
-            self.reject(
+            self.run_context.reject(
                 stream=stream,
                 reason=(
                     f"invalid SCHEMA message for stream {stream!r} ({exc}); its records are "
@@ -302,14 +292,14 @@ class TargetIntercom(Target):
                 )
 
     @override
-    def _process_state_message(self, message_dict: dict) -> None:
+    def on_state(self, message_dict: dict) -> None:
         try:
-            super()._process_state_message(message_dict)
+            self.sdk_state(message_dict)
         except InvalidInputLine as exc:
             self._reject_line(serialize_json(message_dict), self.line_number or 0, str(exc))
 
     @override
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def on_activate_version(self, message_dict: dict) -> None:
         stream = str(message_dict.get("stream"))
         if f"activate:{stream}" not in self._warned:
             self._warned.add(f"activate:{stream}")
@@ -320,18 +310,17 @@ class TargetIntercom(Target):
             )
 
     @override
-    def _process_batch_message(self, message_dict: dict) -> None:
-        self._reject_line(
-            serialize_json(message_dict),
-            self.line_number or 0,
-            "BATCH messages are not supported: run the tap without batch mode",
-        )
-
-    @override
-    def _write_state_message(self, state: dict) -> None:
-        # A STATE must never cover a reject that is not on disk.
-        self.rejects.sync()
-        super()._write_state_message(state)
+    def on_state_ready(self, state: dict) -> None:
+        if self.options.dry_run:
+            # Meltano stores every STATE a target emits: one from a dry run would make the
+            # next real run of an incremental tap skip the rows it never wrote.
+            if "dry_run_state" not in self._warned:
+                self._warned.add("dry_run_state")
+                self.logger.info("dry run: STATE not emitted (nothing was written)")
+            return
+        # A STATE must never cover a reject or a result that is not on disk.
+        self.run_context.sync()
+        self.emit_state(state)
 
     @override
     def process_endofpipe(self) -> None:
@@ -340,32 +329,7 @@ class TargetIntercom(Target):
             super().process_endofpipe()
             failed = False
         finally:
-            self._finish(failed)
-
-    def _finish(self, failed: bool) -> None:
-        mode = "dry run (nothing written)" if self.options.dry_run else "run"
-        end = " (stopped by an error: no STATE covers its last batch)" if failed else ""
-        self.logger.info("Summary of the %s %s%s:", mode, self.run_id, end)
-        for line in self.tally.lines() or ["no records"]:
-            self.logger.info("  %s", line)
-        if self.rejects.written:
-            self.logger.warning("%d rejects written to %s", self.rejects.written, self.rejects.path)
-        self.logger.info("Summary (JSON): %s", serialize_json(self.summary()))
-        self.rejects.close()
-        if self._workspace is not None:
-            stats = self._workspace.client.stats
-            self.logger.info("Intercom API: %s", serialize_json(stats))
-            self._workspace.close()
-            self._workspace = None
-
-    def summary(self) -> dict[str, Any]:
-        """Outcomes per stream, for the end-of-run log and for tests."""
-        return {
-            "run_id": self.run_id,
-            "dry_run": self.options.dry_run,
-            "streams": self.tally.as_dict(),
-            "rejects_file": str(self.rejects.path) if self.rejects.written else None,
-        }
+            self.run_context.finish(failed, SUMMARY_NOTES)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from intercom_api import ClientSettings, IntercomClient
 from intercom_api import errors as api_errors
+from intercom_api import query as q
 from target_intercom.outcomes import RecordRejected
 from target_intercom.settings import TargetOptions
 
@@ -54,16 +55,6 @@ def is_record_error(error: BaseException) -> bool:
         and error.status is not None
         and 400 <= error.status < 500
     )
-
-
-def _data_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    return "string"
 
 
 class Workspace:
@@ -135,6 +126,25 @@ class Workspace:
     def recall(self, role: str, key: tuple[str, str]) -> dict[str, Any] | None:
         with self._lock:
             return self._memo.get((role, *key))
+
+    # -- contact look-ups ---------------------------------------------------------------------
+    def search_contacts(
+        self, field: str, values: list[str], role: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Contacts (of ``role``) whose ``field`` is one of ``values``: a few searches, ``IN``
+        over up to 225 values each (FACTS.md §2.6 limits), run in parallel."""
+        if not values:
+            return []
+        chunks = q.in_chunks(field, values, q.DEFAULT_IN_CHUNK)
+        per_query = q.MAX_FILTERS_PER_GROUP
+        queries = [q.or_(*chunks[i : i + per_query]) for i in range(0, len(chunks), per_query)]
+        if role is not None:
+            queries = [q.and_(q.filter("role", "=", role), query) for query in queries]
+
+        def run(query: dict[str, Any]) -> list[dict[str, Any]]:
+            return [c for page in self.client.iter_search("/contacts/search", query) for c in page]
+
+        return [c for found in self.map_all(run, queries) for c in found]
 
     # -- companies ------------------------------------------------------------------------
     def find_company(self, company_id: str) -> dict[str, Any] | None:
@@ -262,23 +272,25 @@ class Workspace:
             }
         return self._attributes[model]
 
-    def prepare_attributes(self, model: str, samples: Mapping[str, Any]) -> set[str]:
+    def prepare_attributes(
+        self, model: str, wanted: Mapping[str, str]
+    ) -> tuple[dict[str, str] | None, set[str]]:
         """Check the custom attributes a batch uses; create missing ones when allowed.
 
-        Returns the names still unknown: records using them are rejected.
+        ``wanted``: name -> the data type to create it with. Returns the data type of every
+        attribute of ``model`` (None when the list cannot be read) and the names still
+        unknown: records using them are rejected.
         """
-        if not samples:
-            return set()
         with self._lock:
             known = self._known_attributes(model)
             if known is None:
-                return set()
-            missing = [n for n in samples if n not in known]
+                return None, set()
+            missing = [n for n in wanted if n not in known]
             if not missing or not self.options.create_custom_attributes:
-                return set(missing)
+                return dict(known), set(missing)
             unknown: set[str] = set()
             for name in missing:
-                data_type = _data_type(samples[name])
+                data_type = wanted[name]
                 if self.options.dry_run:
                     self.logger.info(
                         "dry run: would create %s attribute %r (%s)", model, name, data_type
@@ -287,7 +299,7 @@ class Workspace:
                     continue
                 if not self.create_attribute(model, name, data_type):
                     unknown.add(name)
-            return unknown
+            return dict(self._known_attributes(model) or known), unknown
 
     def create_attribute(self, model: str, name: str, data_type: str) -> bool:
         """POST /data_attributes; True when the attribute exists afterwards."""

@@ -1,8 +1,12 @@
 """Data events: POST /events (202, de-duplicated, 10 metadata keys) and GET /events.
 
-Rules from FACTS.md §4 and [S16:16059]: an event is identified by (contact, event_name,
-created_at) and a duplicate is silently accepted; only the first 10 metadata keys are
-kept; an unknown user is a 404; only events less than 90 days old can be listed.
+Rules from FACTS.md §4 and [S16:16059]: "Each event is uniquely identified as a combination
+of ... the Workspace identifier, the Contact external identifier, the Data Event name and the
+Data Event created time", and a duplicate is silently accepted (202). Read literally: the key
+is the *contact's* external id, whichever identifier (user_id, id or email) the request
+named it by; an event of a contact without an external id has no such key and is never
+de-duplicated. Only the first 10 metadata keys are kept; an unknown user is a 404; only
+events less than 90 days old can be listed.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ MAX_PER_PAGE = 100
 
 
 class Events:
-    """Events per contact id, newest last, with the de-duplication keys."""
+    """Events per contact id, newest last, with the de-duplication keys (one workspace per
+    backend: the key's workspace part is implied)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.by_contact: dict[str, list[dict[str, Any]]] = {}
-        self._keys: set[tuple[str, str, int]] = set()
+        self._keys: set[tuple[str, str, int]] = set()  # (external id, name, created_at)
         self._next = 1
 
     # -- contacts -------------------------------------------------------------------------
@@ -87,10 +92,12 @@ class Events:
         if not isinstance(metadata, dict):
             raise exc.ParameterInvalid("metadata must be an object", field="metadata")
         contact = self.resolve_contact(body)
-        key = (contact["id"], name, created_at)
-        if key in self._keys:
-            return None
-        self._keys.add(key)
+        external_id = contact.get("external_id")
+        if external_id:
+            key = (str(external_id), name, created_at)
+            if key in self._keys:
+                return None
+            self._keys.add(key)
         # Only the first 10 keys, in the order sent, are tracked [S16:16059].
         kept = dict(list(metadata.items())[:MAX_METADATA_KEYS])
         event = {

@@ -4,6 +4,9 @@ Each company is looked up first (GET /companies?company_id=, cached for the run)
 tells created from updated, lets an identical record skip its write, and lets users and leads
 of the same run attach the company without another look-up. Companies cannot be archived:
 with ``delete_mode: delete`` a record carrying _sdc_deleted_at deletes the company.
+
+``write_mode: update_only`` skips a row whose company does not exist (``skipped_no_match``);
+``create_only`` skips a row whose company exists (``skipped_exists``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def company_changes(inp: CompanyInput, company: dict[str, Any]) -> dict[str, Any
 class CompaniesSink(IntercomSink):
     """Writes the ``companies`` stream."""
 
+    key_fields = ("company_id",)
+
     @override
     def write_batch(self, batch: list[Pending]) -> None:
         extra = self.options.extra_columns
@@ -64,8 +69,14 @@ class CompaniesSink(IntercomSink):
     def write_one(self, item: Pending) -> Outcome:
         inp: CompanyInput = item.parsed
         company = self.workspace.find_company(inp.company_id)
+        if company is not None and not str(company.get("id")).startswith("dry-run:"):
+            item.intercom_id = str(company["id"])
         if inp.deleted:
             return self.remove(item, company)
+        if item.mode == "update_only" and company is None:
+            return Outcome.SKIPPED_NO_MATCH
+        if item.mode == "create_only" and company is not None:
+            return Outcome.SKIPPED_EXISTS
         if company is None:
             outcome, diff = Outcome.CREATED, inp.body()
         else:
@@ -79,8 +90,9 @@ class CompaniesSink(IntercomSink):
         elif diff:
             # POST /companies upserts by company_id: a retry cannot duplicate (FACTS.md §4).
             body = {"company_id": inp.company_id, **diff}
-            written = self.workspace.client.post("/companies", body, idempotent=True) or {}
+            written = self.send(item, "POST", "/companies", body, idempotent=True)
             if written.get("id"):
+                item.intercom_id = str(written["id"])
                 self.workspace.note_company(written)
         return outcome
 
@@ -95,7 +107,7 @@ class CompaniesSink(IntercomSink):
             )
         if not self.dry_run:
             try:
-                self.workspace.client.delete(f"/companies/{company['id']}")
+                self.send(item, "DELETE", f"/companies/{company['id']}")
             except api_errors.NotFoundError:
                 self.workspace.forget_company(item.parsed.company_id)
                 return Outcome.UNCHANGED

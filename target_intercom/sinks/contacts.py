@@ -5,6 +5,10 @@ write); resolve the companies and tags it names; find the existing contacts of t
 batch with a few searches (``IN`` over up to 225 values each, FACTS.md §2.6 limits) rather
 than one search per record; then write on the worker threads, one task per contact key so
 that records about the same contact apply in input order.
+
+``write_mode`` decides, per row, what a match allows: ``upsert`` updates or creates,
+``update_only`` skips a row matching no contact (``skipped_no_match``), ``create_only`` skips
+a row matching one (``skipped_exists``). Matching is the same in every mode.
 """
 
 from __future__ import annotations
@@ -17,15 +21,13 @@ from typing import Any
 from typing_extensions import override
 
 from intercom_api import errors as api_errors
-from intercom_api import query as q
+from intercom_api.contacts import following_merges, get_contact_following_merges
 from target_intercom.mapping import ContactInput, email_key, map_contact
 from target_intercom.outcomes import Outcome, RecordRejected
 from target_intercom.sinks.base import IntercomSink, Pending
 from target_intercom.workspace import is_record_error, rejection
 
 Key = tuple[str, str]  # ("email", lower-case e-mail) or ("external_id", id)
-IN_SIZE = q.DEFAULT_IN_CHUNK
-FILTERS_PER_QUERY = q.MAX_FILTERS_PER_GROUP
 
 
 @dataclass
@@ -112,12 +114,15 @@ class ContactSink(IntercomSink):
 
     role: t.ClassVar[str]
     depends_on = ("companies",)  # so records can attach companies of the same run
+    key_fields = ("email", "external_id", "user_id")
 
     # -- steps ----------------------------------------------------------------------------
     @t.final
     def write_batch(self, batch: list[Pending]) -> None:
-        extra = self.options.extra_columns
-        items = self.parse_all(batch, lambda r: map_contact(r, self.role, extra=extra))
+        extra, nulls = self.options.extra_columns, self.options.clear_on_null
+        items = self.parse_all(
+            batch, lambda r: map_contact(r, self.role, extra=extra, clear_on_null=nulls)
+        )
         if self.options.delete_mode == "ignore":
             kept = []
             for item in items:
@@ -167,6 +172,9 @@ class ContactSink(IntercomSink):
         run: list[Pending] = []
         for item in [*items, None]:
             if item is not None and not item.parsed.deleted:
+                if run and run[-1].mode != item.mode:  # fold only rows of one write_mode
+                    self.write_merged(run, state)
+                    run = []
                 run.append(item)
                 continue
             self.write_merged(run, state)
@@ -181,7 +189,7 @@ class ContactSink(IntercomSink):
             for item in items:
                 self.guarded(item, lambda it: self.write_one(it, state), what)
             return
-        merged = Pending(items[-1].record, None, items[0].stream, items[0].line)
+        merged = Pending(items[-1].record, None, items[0].stream, items[0].line, items[0].mode)
         merged.parsed = merge_inputs([i.parsed for i in items])
         try:
             outcome = self.write_one(merged, state)
@@ -193,10 +201,12 @@ class ContactSink(IntercomSink):
                 self.guarded(item, lambda it: self.write_one(it, state), what)
             return
         # The first record carries the write; the others were folded into it.
-        later = Outcome.UNCHANGED if outcome is Outcome.UNCHANGED else Outcome.UPDATED
-        self.done(items[0], outcome, self.describe(items[0]))
-        for item in items[1:]:
-            self.done(item, later, self.describe(item))
+        later = outcome
+        if outcome in (Outcome.CREATED, Outcome.UPDATED):
+            later = Outcome.UPDATED
+        for n, item in enumerate(items):
+            item.intercom_id, item.request_id = merged.intercom_id, merged.request_id
+            self.done(item, outcome if n == 0 else later, self.describe(item))
 
     def check_references(self, items: list[Pending]) -> list[Pending]:
         """Reject records naming a company that does not exist; create missing tags."""
@@ -227,25 +237,31 @@ class ContactSink(IntercomSink):
 
     # -- searching ------------------------------------------------------------------------
     def search(self, field: str, values: list[str], role: str | None = None) -> list[dict]:
-        """Contacts of ``role`` whose ``field`` is one of ``values``: a few searches."""
-        if not values:
-            return []
-        chunks = q.in_chunks(field, values, IN_SIZE)
-        role_filter = q.filter("role", "=", role or self.role)
-        queries = [
-            q.and_(role_filter, q.or_(*chunks[i : i + FILTERS_PER_QUERY]))
-            for i in range(0, len(chunks), FILTERS_PER_QUERY)
-        ]
+        """Contacts of ``role`` (default: this sink's) whose ``field`` is one of ``values``."""
+        return self.workspace.search_contacts(field, values, role or self.role)
 
-        def run(query: dict[str, Any]) -> list[dict[str, Any]]:
-            client = self.workspace.client
-            return [c for page in client.iter_search("/contacts/search", query) for c in page]
-
-        return [c for found in self.workspace.map_all(run, queries) for c in found]
+    @staticmethod
+    def skip(item: Pending, state: ContactState) -> Outcome | None:
+        """The outcome of a row its ``write_mode`` does not let through (None: write it)."""
+        if item.mode == "update_only" and state.contact is None:
+            return Outcome.SKIPPED_NO_MATCH
+        if item.mode == "create_only" and state.contact is not None:
+            item.intercom_id = _id(state.contact)
+            return Outcome.SKIPPED_EXISTS
+        return None
 
     # -- writing --------------------------------------------------------------------------
     def create_body(self, inp: ContactInput) -> dict[str, Any]:
-        return {"role": self.role, **inp.body()}
+        return {"role": self.role, **inp.create_body()}
+
+    def create(self, item: Pending, *, idempotent: bool) -> dict[str, Any]:
+        """POST /contacts for ``item`` (a dry run invents the contact, without id)."""
+        body = self.create_body(item.parsed)
+        if self.dry_run:
+            return {"id": None, **body}
+        contact = self.send(item, "POST", "/contacts", body, idempotent=idempotent)
+        item.intercom_id = _id(contact)
+        return contact
 
     def update(
         self, item: Pending, contact: dict[str, Any], skip: frozenset[str] = frozenset()
@@ -256,13 +272,12 @@ class ContactSink(IntercomSink):
             return contact, Outcome.UNCHANGED
         if self.dry_run:
             return {**contact, **diff}, Outcome.UPDATED
-        client = self.workspace.client
-        try:
-            return client.put(f"/contacts/{contact['id']}", diff), Outcome.UPDATED
-        except api_errors.GoneError as e:  # merged into another contact (FACTS.md §2.3)
-            if not e.canonical_id:
-                raise
-            return client.put(f"/contacts/{e.canonical_id}", diff), Outcome.UPDATED
+        # A contact merged into another answers 410: write the one it became (FACTS §2.3).
+        written, item.intercom_id = following_merges(
+            str(contact["id"]),
+            lambda cid: self.send(item, "PUT", f"/contacts/{cid}", diff),
+        )
+        return written, Outcome.UPDATED
 
     def attach(self, item: Pending, contact: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Attach the record's companies and tags the contact does not have yet."""
@@ -279,8 +294,12 @@ class ContactSink(IntercomSink):
                     continue
                 try:
                     # Attaching twice is harmless: retrying is safe.
-                    self.workspace.client.post(
-                        f"/contacts/{contact['id']}/{name}", {"id": target_id}, idempotent=True
+                    self.send(
+                        item,
+                        "POST",
+                        f"/contacts/{contact['id']}/{name}",
+                        {"id": target_id},
+                        idempotent=True,
                     )
                 except api_errors.IntercomError as e:
                     if not is_record_error(e):
@@ -318,13 +337,10 @@ class ContactSink(IntercomSink):
         client = self.workspace.client
         archived = "archived" in (error.message or "").lower()
         if archived and not self.dry_run:
-            client.post(f"/contacts/{contact_id}/unarchive", None, idempotent=True)
-        try:
-            contact = client.get(f"/contacts/{contact_id}")
-        except api_errors.GoneError as e:
-            if not e.canonical_id:
-                raise
-            contact = client.get(f"/contacts/{e.canonical_id}")
+            self.send(item, "POST", f"/contacts/{contact_id}/unarchive", idempotent=True)
+        contact, item.intercom_id = get_contact_following_merges(client, contact_id)
+        if contact is None:  # deleted since Intercom answered 409
+            raise rejection(error, f"the {self.role} (409 naming a contact that is now gone)")
         why = self.clash(inp, contact)
         if why:
             raise RecordRejected(why, code="conflict", status=409, request_id=error.request_id)
@@ -354,13 +370,20 @@ class ContactSink(IntercomSink):
         archive = self.options.delete_mode == "archive"
         outcome = Outcome.ARCHIVED if archive else Outcome.DELETED
         if not self.dry_run:
-            client = self.workspace.client
+            item.intercom_id = _id(contact)
             try:
                 if archive:
-                    client.post(f"/contacts/{contact['id']}/archive", None, idempotent=True)
+                    path = f"/contacts/{contact['id']}/archive"
+                    self.send(item, "POST", path, idempotent=True)
                 else:
-                    client.delete(f"/contacts/{contact['id']}")
+                    self.send(item, "DELETE", f"/contacts/{contact['id']}")
             except api_errors.NotFoundError:
                 outcome = Outcome.UNCHANGED
         state.contact = None
         return outcome
+
+
+def _id(contact: dict[str, Any] | None) -> str | None:
+    """A contact's Intercom id (None for a dry run's invented one)."""
+    cid = (contact or {}).get("id")
+    return str(cid) if cid else None

@@ -1,30 +1,33 @@
-"""leads: create, idempotently by default.
+"""leads: matched by e-mail (default), by a key attribute, or always created (lead_mode).
 
 Singer delivery is at-least-once and Intercom does not de-duplicate leads (several leads may
-share an e-mail, FACTS.md §2.2), so "create" must recognise a lead this target already
-created. How, robustly:
+share an e-mail, FACTS.md §2.2), so a re-delivered row must find the lead it created.
 
-- **A marker in Intercom, written by the create itself.** Each lead the target creates
-  carries the custom attribute ``lead_marker_attribute`` (default ``target_intercom_key``)
-  set to its key, the lower-cased e-mail. It is part of the one POST /contacts, so no lead
-  can exist without it, and it lives in the workspace, not on the machine running the
-  target (Meltano often runs in throw-away containers: a local ledger would be lost). A lead
-  someone else created with the same e-mail (the Messenger, a form) is left alone.
+- ``lead_mode: email`` (default): a row matches the oldest lead with its e-mail (compared
+  case-insensitively). Nothing is added to the workspace. Trade-off: a lead someone else
+  created with that e-mail (the Messenger, a form) is the one updated.
+- ``lead_mode: key_attribute``: only leads this target created match. Each lead it creates
+  carries the contact attribute ``lead_key_attribute`` (default ``target_intercom_key``) set
+  to its key, the lower-cased e-mail, in the one POST /contacts, so no lead exists without
+  it, and it lives in the workspace, not on the machine running the target (Meltano often
+  runs in throw-away containers). This creates that attribute in the workspace and stores
+  e-mails in it, so it needs consent: ``create_lead_key_attribute: true``.
+- ``lead_mode: create``: every row creates a lead (the 1.x "create a lead" action); a
+  re-delivered row creates another one. Nothing is looked up.
+
+How a matching mode stays exact:
 - **Re-deliveries across runs** (a crash after writing, before STATE): the batch's leads are
-  found by search, ``role = lead AND email IN [...]``, filtered on the marker.
+  found by search, ``role = lead AND email IN [...]`` (then filtered on the key attribute).
 - **Search lag** (a just-written contact is not searchable for minutes, §2.6): within a run
   the contacts written are remembered (``Workspace.remember``), so a re-sent record in a later
   batch is matched without search.
 - **An ambiguous create** (the connection dropped after the request was sent: the lead may
-  exist): never retried blindly. The target polls search for a marked lead with that e-mail
-  created since the attempt (``reconcile_timeout``, default 300 s, covers the lag). Found:
-  the record is done. Not found after a whole lag window and the answer was a 503 (refused,
-  not processed): sent again, up to ``max_retries`` sends in all. Otherwise (a dropped
-  connection, a cut body, a 500: the lead may exist, search may lag more): the batch fails
-  without STATE, and the re-run, later than the lag, finds the lead if it had been written.
-
-``lead_mode: create`` creates a lead for every record (the 1.x "create a lead" action);
-an empty ``lead_marker_attribute`` matches any lead with the e-mail instead of marked ones.
+  exist): never retried blindly. The target polls search for a (marked) lead with that
+  e-mail created since the attempt (``reconcile_timeout``, default 300 s, covers the lag).
+  Found: the record is done. Not found after a whole lag window and the answer was a 503
+  (refused, not processed): sent again, up to ``max_retries`` sends in all. Otherwise (a
+  dropped connection, a cut body, a 500: the lead may exist, search may lag more): the batch
+  fails without STATE, and the re-run, later than the lag, finds the lead if it was written.
 
 Limit: a re-run started within Intercom's search delay (minutes) of a crash that struck
 after a lead was created but before STATE cannot see that lead yet and creates it again.
@@ -64,11 +67,13 @@ class LeadsSink(ContactSink):
 
     @property
     def marker(self) -> str | None:
-        return self.options.lead_marker_attribute
+        """The key attribute (lead_mode key_attribute only)."""
+        return self.options.lead_key_attribute if self.idempotent else None
 
     @property
     def idempotent(self) -> bool:
-        return self.options.lead_mode == "idempotent"
+        """Whether rows are matched to existing leads (every lead_mode but create)."""
+        return self.options.lead_mode != "create"
 
     @property
     @override
@@ -76,7 +81,8 @@ class LeadsSink(ContactSink):
         return self.idempotent
 
     @property
-    def skip(self) -> frozenset[str]:
+    def skip_attributes(self) -> frozenset[str]:
+        """Attributes a row never overwrites: the key attribute."""
         return frozenset({self.marker}) if self.marker else frozenset()
 
     @override
@@ -84,16 +90,19 @@ class LeadsSink(ContactSink):
         return ("email", email_key(inp.email or ""))
 
     def ensure_marker(self) -> None:
-        """The marker must exist as a contact data attribute before the first create."""
+        """The key attribute must exist before the first create (create_lead_key_attribute
+        consented to creating it)."""
         if self._marker_ready or not self.marker:
             return
         if self.dry_run:
-            self.workspace.prepare_attributes("contact", {self.marker: ""})
+            types, _ = self.workspace.prepare_attributes("contact", {self.marker: "string"})
+            if types is not None and self.marker not in types:
+                self.logger.info("dry run: would create contact attribute %r", self.marker)
         elif not self.workspace.create_attribute("contact", self.marker, "string"):
             raise RuntimeError(
-                f"Cannot create the contact attribute {self.marker!r} that marks the leads this "
-                "target creates: set lead_marker_attribute to an existing string attribute, "
-                "or to an empty value to match leads by e-mail alone"
+                f"Cannot create the contact attribute {self.marker!r} that keys the leads this "
+                "target creates: set lead_key_attribute to an existing string attribute, or "
+                "set lead_mode: email to match leads by e-mail alone"
             )
         self._marker_ready = True
 
@@ -132,7 +141,7 @@ class LeadsSink(ContactSink):
     @override
     def create_body(self, inp: ContactInput) -> dict[str, Any]:
         body = super().create_body(inp)
-        if self.marker:
+        if self.marker:  # lead_mode key_attribute, consented (create_lead_key_attribute)
             body["custom_attributes"] = {
                 **body.get("custom_attributes", {}),
                 self.marker: email_key(inp.email or ""),
@@ -141,11 +150,19 @@ class LeadsSink(ContactSink):
 
     @override
     def write_one(self, item: Pending, state: ContactState) -> Outcome:
-        contact = state.contact if self.idempotent else None
+        if not self.idempotent:
+            state = ContactState(None)  # lead_mode create: every row is a new lead
+        skipped = self.skip(item, state)
+        if skipped is not None:
+            return skipped
+        contact = state.contact
         if contact is None:
-            contact, outcome = self.create(item)
+            contact, outcome = self.create_lead(item)
+            if outcome is Outcome.SKIPPED_EXISTS:
+                return outcome
         else:
-            contact, outcome = self.update(item, contact, self.skip)
+            item.intercom_id = str(contact["id"]) if contact.get("id") else None
+            contact, outcome = self.update(item, contact, self.skip_attributes)
         state.contact = contact  # written: a failure to attach must not re-create it
         contact, attached = self.attach(item, contact)
         if attached and outcome is Outcome.UNCHANGED:
@@ -153,26 +170,29 @@ class LeadsSink(ContactSink):
         state.contact = contact
         return outcome
 
-    def create(self, item: Pending) -> tuple[dict[str, Any], Outcome]:
+    def create_lead(self, item: Pending) -> tuple[dict[str, Any], Outcome]:
         inp: ContactInput = item.parsed
-        body = self.create_body(inp)
         if self.dry_run:
-            return {"id": None, **body}, Outcome.CREATED
+            return self.create(item, idempotent=False), Outcome.CREATED
         client = self.workspace.client
         # Sends of one lead whose outcome stays unknown, each reconciled first: max_retries.
         attempts = max(1, client.settings.max_retries)
         for attempt in range(1, attempts + 1):
             started = client.server_time() or time.time()
             try:
-                # Not idempotent (the default for POST): Intercom would store a second lead.
-                contact = client.post("/contacts", body) or {}
+                # Not idempotent: Intercom would store a second lead.
+                contact = self.create(item, idempotent=False)
                 break
             except api_errors.ConflictError as e:  # external_id of an existing contact
-                return self.resolve_conflict(item, e, self.skip)
+                if item.mode == "create_only":
+                    item.intercom_id = e.existing_id
+                    return {}, Outcome.SKIPPED_EXISTS
+                return self.resolve_conflict(item, e, self.skip_attributes)
             except api_errors.AmbiguousWriteError as e:
                 found = self.reconcile(inp, started)
                 if found is not None:
                     contact = found
+                    item.intercom_id = str(found["id"])
                     break
                 # Not in search after a whole lag window. Only a 503 (service unavailable:
                 # refused, not processed) makes a resend safe; after a dropped connection,

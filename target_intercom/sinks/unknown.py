@@ -21,10 +21,9 @@ class UnknownStreamSink(IntercomSink):
 
     @override
     def process_record(self, record: dict, context: dict) -> None:
-        stream, raw, line = self.intercom_target.current_input
-        self.reject(
-            Pending(record, raw, stream, line), RecordRejected(unknown_stream_reason(stream))
-        )
+        pos = self.run.position
+        item = Pending(record, pos.record, pos.stream, pos.line, source=pos.source)
+        self.reject(item, RecordRejected(unknown_stream_reason(pos.stream)))
 
     @override
     def write_batch(self, batch: list[Pending]) -> None:  # never batched

@@ -5,6 +5,9 @@ created with role ``user``. A 409 on create (search lagged, or the user is archi
 §2.2) is resolved by updating the contact the error names, never by failing or duplicating.
 POST /contacts is sent as idempotent: Intercom refuses a second user with the same e-mail or
 external_id, so a retried create that had in fact been applied comes back as that 409.
+
+``write_mode: update_only`` never creates (``skipped_no_match``); ``create_only`` never
+updates (``skipped_exists``), and a 409 on its create means the user exists: skipped too.
 """
 
 from __future__ import annotations
@@ -68,25 +71,22 @@ class UsersSink(ContactSink):
 
     @override
     def write_one(self, item: Pending, state: ContactState) -> Outcome:
-        inp: ContactInput = item.parsed
         if state.clash:
             raise RecordRejected(state.clash, code="conflict")
+        skipped = self.skip(item, state)
+        if skipped is not None:
+            return skipped
         contact = state.contact
         if contact is None:
-            if self.dry_run:
-                contact, outcome = {"id": None, **self.create_body(inp)}, Outcome.CREATED
-            else:
-                try:
-                    contact = (
-                        self.workspace.client.post(
-                            "/contacts", self.create_body(inp), idempotent=True
-                        )
-                        or {}
-                    )
-                    outcome = Outcome.CREATED
-                except api_errors.ConflictError as e:
-                    contact, outcome = self.resolve_conflict(item, e)
+            try:
+                contact, outcome = self.create(item, idempotent=True), Outcome.CREATED
+            except api_errors.ConflictError as e:
+                if item.mode == "create_only":  # it exists (search lagged, or archived)
+                    item.intercom_id = e.existing_id
+                    return Outcome.SKIPPED_EXISTS
+                contact, outcome = self.resolve_conflict(item, e)
         else:
+            item.intercom_id = str(contact["id"]) if contact.get("id") else None
             contact, outcome = self.update(item, contact)
         state.contact = contact  # written: a failure to attach must not re-create it
         contact, attached = self.attach(item, contact)

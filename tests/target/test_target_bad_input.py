@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from target_helpers import DATA, by_email, contacts, create_attribute, run_target, singer
+from target_helpers import DATA, by_email, contacts, create_attribute, post, run_target, singer
 
 from intercom_sandbox.server import RunningSandbox
 from target_intercom.outcomes import TooManyRejectsError
@@ -19,6 +19,17 @@ def test_bad_input_is_rejected_and_good_records_land(
     sandbox: RunningSandbox, api: requests.Session, config: dict[str, Any]
 ) -> None:
     create_attribute(api, "seats", "integer")  # exists, but the record sends text
+    # An attribute with options: Intercom refuses a value that is not one of them.
+    post(
+        api,
+        "/data_attributes",
+        {
+            "name": "tier",
+            "model": "contact",
+            "data_type": "options",
+            "options": [{"value": "gold"}, {"value": "silver"}],
+        },
+    )
 
     run = run_target(config, BAD)
 
@@ -34,8 +45,10 @@ def test_bad_input_is_rejected_and_good_records_land(
     assert "company 'no-such-company' does not exist" in reasons[8]
     assert "before any SCHEMA" in reasons[9]
     assert "unknown stream 'orders'" in reasons[11] and "__alias__" in reasons[11]
-    assert "Intercom refused" in reasons[12]
-    assert set(reasons) == {3, 4, 5, 6, 7, 8, 9, 11, 12}
+    assert "seats='many' is not a valid integer" in reasons[12]  # checked before sending
+    assert "integer contact attribute in Intercom" in reasons[12]
+    assert "Intercom refused" in reasons[13]
+    assert set(reasons) == {3, 4, 5, 6, 7, 8, 9, 11, 12, 13}
 
     # Nothing is lost: the record as received (or the raw line) is in the rejects file.
     assert run.reject_at(3)["line"].startswith('{"type": "RECORD", "stream": "users"')
@@ -43,14 +56,14 @@ def test_bad_input_is_rejected_and_good_records_land(
     assert run.reject_at(6)["record"] == {"email": "not-an-email", "name": "Bad Email"}
     assert run.reject_at(11)["stream"] == "orders"
     # A refusal by Intercom carries its error code, HTTP status and request id.
-    refused = run.reject_at(12)
+    refused = run.reject_at(13)
     assert refused["status"] == 400 and refused["error_code"] and refused["request_id"]
 
     # One outcome per record, and the STATE after the last line still comes out.
-    assert run.outcomes("users") == {"created": 2, "rejected": 6}
+    assert run.outcomes("users") == {"created": 2, "rejected": 7}
     assert run.outcomes("leads") == run.outcomes("orders") == {"rejected": 1}
     assert run.outcomes("(unreadable lines)") == {"rejected": 1}
-    assert run.states == [{"bookmarks": {"users": 13}}]
+    assert run.states == [{"bookmarks": {"users": 14}}]
 
 
 def test_rejects_file_lines_are_json_with_every_field(

@@ -26,10 +26,12 @@ def test_about_documents_every_setting() -> None:
     props = about["settings"]["properties"]
     for name in ("access_token", "region", "api_url", "max_workers", "dry_run", "rejects_file",
                  "max_rejects", "extra_columns", "create_custom_attributes", "lead_mode",
-                 "delete_mode"):  # fmt: skip
+                 "delete_mode", "write_mode", "stream_write_modes", "clear_on_null",
+                 "results_file", "create_lead_key_attribute", "lead_key_attribute"):  # fmt: skip
         assert props[name].get("description"), name
     assert props["access_token"].get("secret") is True
     assert "load_method" not in props  # every stream is written by key
+    assert "lead_marker_attribute" not in props  # replaced (asked for no consent)
 
 
 def test_run_from_a_file(sandbox: RunningSandbox, tmp_path: Path) -> None:

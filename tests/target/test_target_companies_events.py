@@ -43,15 +43,22 @@ def test_companies_users_tags_and_events_land_in_dependency_order(
     assert run.states == [{"done": True}]
 
 
-def test_rerun_is_a_no_op(sandbox: RunningSandbox, config: dict[str, Any]) -> None:
+def test_rerun_changes_nothing_but_the_event_intercom_cannot_deduplicate(
+    sandbox: RunningSandbox, config: dict[str, Any]
+) -> None:
     run_target(config, INPUT)
     before = sandbox.backend.dump()
 
     again = run_target(config, INPUT)
 
-    assert sandbox.backend.dump() == before  # the re-sent event is ignored by Intercom
+    after = sandbox.backend.dump()
+    assert after["contacts"] == before["contacts"] and after["companies"] == before["companies"]
     assert again.outcomes("companies") == {"unchanged": 2}
     assert again.outcomes("users") == {"unchanged": 1}
+    # ceo@ has no external id: Intercom records the re-sent event again (FACTS.md §4), and
+    # the summary says so.
+    assert len(after["workspace"]["events"]) == 2
+    assert again.target.summary()["notes"] == {"events": {"no_dedupe": 1}}
 
 
 def test_company_by_intercom_id_and_update(
@@ -104,6 +111,8 @@ def test_dry_run_plans_everything_and_writes_nothing(
     # The user's companies would exist by then: the dry run does not reject it for that.
     assert run.outcomes("companies") == {"created": 2}
     assert run.outcomes("users") == {"created": 1}
-    assert run.outcomes("events") == {"created": 2}  # existence of users is not checked
+    # As in a real run: the event naming no contact is refused (Intercom answers 404).
+    assert run.outcomes("events") == {"created": 1, "rejected": 1}
+    assert run.states == []  # a dry run emits no STATE
     writes = {"CreateContact", "createOrUpdateCompany", "createTag", "createDataEvent"}
     assert not writes & set(sandbox.app.stats.snapshot()["operations"])

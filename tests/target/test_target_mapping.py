@@ -7,6 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from intercom_schemas import load_schema, schema_names
 
 from target_intercom.mapping import (
     map_company,
@@ -209,8 +212,73 @@ def test_event_mapping() -> None:
 
 
 def test_options_are_checked() -> None:
-    assert TargetOptions.from_config({}).lead_mode == "idempotent"
+    defaults = TargetOptions.from_config({})
+    assert defaults.lead_mode == "email" and defaults.lead_key_attribute is None
+    assert defaults.write_mode == "upsert" and defaults.clear_on_null is False
+    with pytest.raises(ValueError, match="write_mode must be one of"):
+        TargetOptions.from_config({"write_mode": "merge"})
+    with pytest.raises(ValueError, match=r"stream_write_modes\['users'\] must be one of"):
+        TargetOptions.from_config({"stream_write_modes": {"users": "merge"}})
+    with pytest.raises(ValueError, match="cannot name events"):
+        TargetOptions.from_config({"stream_write_modes": {"events": "update_only"}})
     with pytest.raises(ValueError, match="delete_mode must be one of"):
         TargetOptions.from_config({"delete_mode": "purge"})
     with pytest.raises(ValueError, match="max_rejects"):
         TargetOptions.from_config({"max_rejects": -1})
+
+
+# -- contact fields from the schema (issue 11) -------------------------------------------
+CONTACT_SCHEMA = load_schema("users")
+SCHEMA_READ_ONLY = {n for n, p in CONTACT_SCHEMA["properties"].items() if p.get("readOnly")}
+SCHEMA_WRITABLE = set(CONTACT_SCHEMA["properties"]) - SCHEMA_READ_ONLY
+
+
+def test_users_and_leads_share_one_contact_schema() -> None:
+    assert load_schema("users") == load_schema("leads")
+    assert {"users", "leads"} <= set(schema_names()) and "contacts" not in schema_names()
+    assert SCHEMA_READ_ONLY and "created_at" in SCHEMA_READ_ONLY
+    assert {"email", "name", "custom_attributes"} <= SCHEMA_WRITABLE
+
+
+def test_every_writable_schema_field_is_mapped_not_sent_as_a_custom_attribute() -> None:
+    values = {
+        "type": None,
+        "email": "a@b.co",
+        "external_id": "x-1",
+        "role": "user",
+        "phone": "+1",
+        "name": "A",
+        "owner_id": "7",
+        "unsubscribed_from_emails": True,
+        "signed_up_at": T,
+        "last_seen_at": T,
+        "custom_attributes": {"plan": "pro"},
+        "avatar": "https://example.com/a.png",
+        "tags": "vip",
+        "companies": "acme",
+    }
+    assert set(values) - {"type"} >= SCHEMA_WRITABLE, "a writable field without a test value"
+    inp = map_contact({k: values[k] for k in SCHEMA_WRITABLE}, "user", extra="custom_attributes")
+    assert inp.custom_attributes == {"plan": "pro"} and inp.ignored == []
+    assert set(inp.body()) == SCHEMA_WRITABLE - {"role", "tags", "companies"}
+    assert inp.tags == ["vip"] and inp.companies == ["acme"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@given(
+    read_only=st.dictionaries(st.sampled_from(sorted(SCHEMA_READ_ONLY)), json_values, max_size=8)
+)
+def test_read_only_schema_fields_are_ignored_whatever_their_value(
+    read_only: dict[str, Any],
+) -> None:
+    """A record read back by tap-intercom carries them: never custom attributes."""
+    inp = map_contact({"email": "a@b.co", **read_only}, "user", extra="custom_attributes")
+    assert inp.custom_attributes == {} and inp.ignored == []
