@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,18 @@ class SandboxProcess:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def write_tap_config(path: Path, sandbox: SandboxProcess, **settings: object) -> Path:
+    """The tap's config file for a sandbox: everything since 2000, plus ``settings``."""
+    config = {
+        "access_token": sandbox.token,
+        "api_url": sandbox.base_url,
+        "start_date": "2000-01-01T00:00:00Z",
+        **settings,
+    }
+    path.write_text(json.dumps(config))
+    return path
 
 
 def start_sandbox(*args: str, timeout: float = 600) -> SandboxProcess:

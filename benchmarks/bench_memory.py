@@ -16,14 +16,13 @@ sandbox's RSS for context. Figures only: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import proc_memory_mb, run_tap, start_sandbox
+from _common import proc_memory_mb, run_tap, start_sandbox, write_tap_config
 
 LEAD_SHARE = 5  # one contact in five is a lead, the rest users
 
@@ -47,16 +46,8 @@ def main() -> int:
             )  # fmt: skip
             print(f"  ready in {time.monotonic() - t0:.1f}s at {sandbox.base_url}", flush=True)
             try:
-                config = Path(tmp) / "config.json"
-                config.write_text(
-                    json.dumps(
-                        {
-                            "access_token": sandbox.token,
-                            "api_url": sandbox.base_url,
-                            "start_date": "2000-01-01T00:00:00Z",
-                            "max_workers": args.workers,
-                        }
-                    )
+                config = write_tap_config(
+                    Path(tmp) / "config.json", sandbox, max_workers=args.workers
                 )
                 r = run_tap(["--config", str(config)])
                 sandbox_rss, _ = proc_memory_mb(sandbox.pid)

@@ -21,7 +21,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_tap, start_sandbox, tap_command
+from _common import run_tap, start_sandbox, tap_command, write_tap_config
 
 STREAMS = ("users", "leads", "conversations", "conversation_parts", "admins", "tags", "teams")
 
@@ -52,17 +52,7 @@ def main() -> int:
     )  # fmt: skip
     try:
         with TemporaryDirectory() as tmp:
-            config = Path(tmp) / "config.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "access_token": sandbox.token,
-                        "api_url": sandbox.base_url,
-                        "start_date": "2000-01-01T00:00:00Z",
-                        "max_workers": args.workers,
-                    }
-                )
-            )
+            config = write_tap_config(Path(tmp) / "config.json", sandbox, max_workers=args.workers)
             cat_path = Path(tmp) / "catalog.json"
             cat_path.write_text(json.dumps(catalog(config)))
             per_second = sandbox.control("GET", "config")["rate_limit_per_window"] / 10

@@ -26,7 +26,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import count_records, start_sandbox
+from _common import count_records, start_sandbox, write_tap_config
 
 # The tap in a child process, which prints its rate limiters' counters to stderr at exit.
 _TAP_WITH_COUNTERS = """
@@ -91,17 +91,7 @@ def main() -> int:
     results: list[tuple[str, int, float, int, int, dict[str, Any]]] = []
     try:
         with TemporaryDirectory() as tmp:
-            config = Path(tmp) / "config.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "access_token": sandbox.token,
-                        "api_url": sandbox.base_url,
-                        "start_date": "2000-01-01T00:00:00Z",
-                        "max_workers": args.workers,
-                    }
-                )
-            )
+            config = write_tap_config(Path(tmp) / "config.json", sandbox, max_workers=args.workers)
             for label, rates in (
                 ("clean", {}),
                 (f"429 with budget at {args.rate:.0%}", {"429": args.rate}),

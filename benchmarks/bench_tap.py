@@ -19,14 +19,13 @@ records; memory flat. Figures only: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_tap, start_sandbox
+from _common import run_tap, start_sandbox, write_tap_config
 
 
 def main() -> int:
@@ -47,17 +46,7 @@ def main() -> int:
     print(f"  ready in {time.monotonic() - t0:.1f}s at {sandbox.base_url}")
     try:
         with TemporaryDirectory() as tmp:
-            config = Path(tmp) / "config.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "access_token": sandbox.token,
-                        "api_url": sandbox.base_url,
-                        "start_date": "2000-01-01T00:00:00Z",
-                        "max_workers": args.workers,
-                    }
-                )
-            )
+            config = write_tap_config(Path(tmp) / "config.json", sandbox, max_workers=args.workers)
             base = run_tap(["--config", str(config), "--discover"], sample_every=None)
             print(f"  tap start-up (imports + discovery): {base.cpu:.2f}s CPU")
             for latency in (float(x) for x in args.latencies.split(",")):
