@@ -49,12 +49,14 @@ def test_config_shows_and_sets_every_switch(api: Any) -> None:
         "email_match": "case_insensitive",
         "conversation_order": "sorted",
         "contact_date_precision": "day",
+        "deleted_order": "deleted_at",
         "timezone": "UTC",
     }
     new = {
         "email_match": "case_sensitive",
         "conversation_order": "unsorted",
         "contact_date_precision": "second",
+        "deleted_order": "id",
         "timezone": "Asia/Tokyo",
     }
     r = config(api, **new)
