@@ -17,6 +17,7 @@ from intercom_sandbox.models.contacts import ContactStore
 from intercom_sandbox.models.conversations import ConversationStore, TicketStore
 from intercom_sandbox.models.workspace import WorkspaceStore
 from intercom_sandbox.settings import Settings
+from intercom_sandbox.webhooks import WebhookSender, render_item
 
 WORKSPACE_ID = "sbx4nd8o"
 
@@ -38,6 +39,10 @@ class Backend:
         # A write reaches search results only this many (sandbox-clock) seconds later.
         self.search_lag_seconds = float(search_lag_seconds)
         self.workspace_id = WORKSPACE_ID
+        # Webhook subscriptions are the app's configuration: a reset keeps them.
+        self.webhooks = WebhookSender(
+            app_id=WORKSPACE_ID, clock=self.clock, random_seed=random_seed
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -67,6 +72,12 @@ class Backend:
 
     def now(self) -> int:
         return self.clock.now_int()
+
+    def emit(self, topic: str, record: dict[str, Any], *, merged_from: str | None = None) -> None:
+        """A write was applied: notify the webhook subscribers of ``topic`` (webhooks.py)."""
+        if self.webhooks.wants(topic):
+            item = render_item(self, topic, record, merged_from=merged_from)
+            self.webhooks.emit(topic, item)
 
     # -- control ------------------------------------------------------------------------
     def dump(self) -> dict[str, Any]:

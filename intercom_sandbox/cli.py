@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -23,7 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--token",
         action="append",
-        help="access token the API accepts (repeatable; default: sandbox-token)",
+        metavar="NAME[:PERM,PERM]",
+        help="access token the API accepts (repeatable; default: sandbox-token); "
+        "NAME:perm1,perm2 limits it to those Intercom permissions (e.g. "
+        "'limited:Read and list users and companies,Read tags'), other operations answer "
+        "403 action_forbidden; a plain NAME has every permission",
     )
     for kind in SEED_KINDS:
         p.add_argument(
@@ -63,6 +68,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="the workspace timezone, an IANA name (GET /me app.timezone; contact search "
         f"matches dates by calendar day in it; default: {DEFAULT_TIMEZONE})",
     )
+    p.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="send webhook notifications of the sandbox's writes to URL (see --client-secret)",
+    )
+    p.add_argument(
+        "--client-secret",
+        metavar="S",
+        help="the client secret that signs webhook bodies (X-Hub-Signature; default: the "
+        "environment variable INTERCOM_CLIENT_SECRET)",
+    )
+    p.add_argument(
+        "--webhook-topics",
+        metavar="T,T",
+        help="comma-separated topics to send (default: every topic the sandbox fires)",
+    )
+    p.add_argument(
+        "--webhook-retry-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="multiply webhook retry delays (Intercom: 1 minute) by F; 0.01 retries in 0.6 s",
+    )
+    p.add_argument(
+        "--webhook-concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="webhook deliveries in flight at once (default 1: strictly in order)",
+    )
     p.add_argument("--verbose", action="store_true", help="log every request")
     return p
 
@@ -85,6 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"intercom-sandbox: --timezone: {e}", file=sys.stderr)
         return 2
+    secret = args.client_secret or os.environ.get("INTERCOM_CLIENT_SECRET", "")
+    if args.webhook_url and not secret:
+        print(
+            "intercom-sandbox: --webhook-url needs --client-secret (or INTERCOM_CLIENT_SECRET)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.webhook_retry_scale <= 0:
+        print("intercom-sandbox: --webhook-retry-scale must be > 0", file=sys.stderr)
+        return 2
+    topics = [t.strip() for t in args.webhook_topics.split(",")] if args.webhook_topics else None
     try:
         sandbox = start(
             host=args.host,
@@ -95,8 +141,16 @@ def main(argv: list[str] | None = None) -> int:
             search_lag_seconds=args.search_lag_seconds,
             seed=counts,
             timezone=args.timezone,
+            webhook_url=args.webhook_url,
+            client_secret=secret,
+            webhook_topics=topics,
+            webhook_retry_scale=args.webhook_retry_scale,
+            webhook_concurrency=args.webhook_concurrency,
             **{name: getattr(args, name) for name in SWITCHES},
         )
+    except ValueError as e:  # a bad --webhook-url, --webhook-topics or --token permission
+        print(f"intercom-sandbox: {e}", file=sys.stderr)
+        return 2
     except OSError as e:
         print(f"intercom-sandbox: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 1
@@ -120,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     sandbox.stop()
+    sandbox.backend.webhooks.close()
     return 0
 
 

@@ -5,7 +5,8 @@ injector needs (a dropped connection, a body cut short). orjson keeps encoding c
 
 Order of checks for an Intercom path (as the real API behaves, FACTS.md §1, §5, §6):
 fault draw -> auth (401, no rate headers) -> Intercom-Version -> rate limit (429) ->
-route (404) -> body parse (400) -> handler under the backend lock -> encode -> fault after.
+route (404) -> the token's permissions (403) -> body parse (400) -> handler under the
+backend lock -> encode -> fault after.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import orjson
 from intercom_sandbox import exceptions as exc
 from intercom_sandbox.backend import Backend
 from intercom_sandbox.faults import Faults
+from intercom_sandbox.permissions import Token, forbidden_message, parse_token
 from intercom_sandbox.ratelimit import WindowRateLimiter
 from intercom_sandbox.urls import API_ROUTES, SANDBOX_ROUTES, Route, match
 
@@ -122,7 +124,8 @@ class SandboxApp:
         rate_limit_per_minute: int = 10_000,
         random_seed: int = 0,
     ) -> None:
-        self.tokens = [t.encode() for t in tokens]
+        # "NAME" (every permission) or "NAME:perm1,perm2" (intercom_sandbox/permissions.py)
+        self.tokens = [parse_token(t) for t in tokens]
         self.backend = backend or Backend(random_seed=random_seed)
         self.limiter = WindowRateLimiter(rate_limit_per_minute)
         self.faults = Faults(random_seed)
@@ -150,11 +153,19 @@ class SandboxApp:
             self._handlers[route.handler] = fn
         return fn
 
-    def token_ok(self, header: str | None) -> bool:
+    def token_for(self, header: str | None) -> Token | None:
+        """The token a ``Bearer`` header carries, if the sandbox accepts it."""
         if not header or not header.startswith("Bearer "):
-            return False
+            return None
         given = header[7:].strip().encode()
-        return any(hmac.compare_digest(given, t) for t in self.tokens)
+        found = None
+        for t in self.tokens:  # compare with every token: no early exit to time
+            if hmac.compare_digest(given, t.secret):
+                found = found or t
+        return found
+
+    def token_ok(self, header: str | None) -> bool:
+        return self.token_for(header) is not None
 
 
 def encode(body: Any) -> bytes:
@@ -336,7 +347,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     f"{self.headers.get('Authorization') or '(none)'}"
                 )
 
-            if not app.token_ok(self.headers.get("Authorization")):
+            token = app.token_for(self.headers.get("Authorization"))
+            if token is None:
                 raise exc.Unauthorized()
             version = self.headers.get("Intercom-Version") or DEFAULT_VERSION
             if version not in KNOWN_VERSIONS:
@@ -373,6 +385,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if route is None:
                 # Intercom answers 404 for unknown paths and for unsupported methods (§6).
                 raise exc.NotFound(f"Resource not found: {method} {path}")
+            missing = token.missing(operation_id)
+            if missing is not None:  # the app lacks a permission: 403 (FACTS.md §6)
+                raise exc.Forbidden(forbidden_message(missing))
 
             req = self._request(route, params, parts.query, raw, version)
             response = self._call(app, route, req)
@@ -497,10 +512,21 @@ def start(
     contact_date_precision: str = "day",
     timezone: str = "UTC",
     deleted_order: str = "deleted_at",
+    webhook_url: str | None = None,
+    client_secret: str | None = None,
+    webhook_topics: list[str] | None = None,
+    webhook_retry_scale: float = 1.0,
+    webhook_concurrency: int = 1,
 ) -> RunningSandbox:
     """Start a sandbox in this process (port 0 picks a free port) and return it.
 
-    The last four keywords are the behaviour switches of ``intercom_sandbox/settings.py``.
+    ``tokens``: ``"NAME"`` (every permission) or ``"NAME:perm1,perm2"`` (only those, by
+    Intercom's names; ValueError for an unknown one): ``intercom_sandbox/permissions.py``.
+    ``email_match`` ... ``timezone`` are the behaviour switches of
+    ``intercom_sandbox/settings.py``. ``webhook_url`` with ``client_secret`` subscribes that
+    URL (to ``webhook_topics``, default all) after seeding; ``webhook_retry_scale`` scales
+    the delivery retry delays, ``webhook_concurrency`` > 1 delivers that many at once
+    (``intercom_sandbox/webhooks.py``).
     """
     from intercom_sandbox.clock import Clock
     from intercom_sandbox.settings import Settings
@@ -528,6 +554,11 @@ def start(
 
         seed_backend(backend, seed)
         freeze_heap()
+    backend.webhooks.retry_scale = webhook_retry_scale
+    if webhook_url:
+        backend.webhooks.subscribe(
+            webhook_url, client_secret or "", webhook_topics, webhook_concurrency
+        )
     return RunningSandbox(app, host, port)
 
 

@@ -146,6 +146,8 @@ CONTROL_ROUTES: list[tuple[str, str, str, str]] = [
     ("GET", "/_sandbox/config", "sandboxConfig", "control.get_config"),
     ("POST", "/_sandbox/config", "sandboxConfigSet", "control.set_config"),
     ("GET", "/_sandbox/state", "sandboxState", "control.dump_state"),
+    ("GET", "/_sandbox/webhooks", "sandboxWebhooks", "control.list_webhooks"),
+    ("POST", "/_sandbox/webhooks", "sandboxWebhooksChange", "control.change_webhooks"),
 ]
 
 

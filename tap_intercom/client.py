@@ -23,9 +23,9 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from intercom_api import IntercomClient
+from intercom_api import IntercomClient, errors
 from tap_intercom.options import parse_ts
-from tap_intercom.sdk_hooks import FastRecordMessages
+from tap_intercom.sdk_hooks import FastRecordMessages, RefusableSync
 from tap_intercom.transform import timestamp_converter
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["IntercomStream", "parse_ts"]
 
 
-class IntercomStream(FastRecordMessages, Stream):
+class IntercomStream(RefusableSync, FastRecordMessages, Stream):
     """What every stream of the tap shares (see the module docstring)."""
 
     list_key: ClassVar[str] = "data"
@@ -59,6 +59,12 @@ class IntercomStream(FastRecordMessages, Stream):
     @property
     def max_workers(self) -> int:
         return self.run.max_workers
+
+    @override
+    def on_refused(self, error: errors.ForbiddenError) -> None:
+        # 403: the token lacks a permission. Skip this stream with one line naming it, or
+        # fail the run (strict_permissions): tap_intercom/permissions.py.
+        self.run.permissions.refused(self.name, error)
 
     # -- bounds and signpost ----------------------------------------------------------------
     def _bounds(self, context: types.Context | None) -> tuple[int | None, int | None]:

@@ -18,6 +18,7 @@ from intercom_api import ClientSettings, ConfigError, IntercomClient, errors
 from intercom_api.pagination import Scroll
 from tap_intercom.lookups import CompanyNames, TagNames
 from tap_intercom.options import TapOptions
+from tap_intercom.permissions import Refusals
 from tap_intercom.slicing import same_zone, valid_zone
 
 log = logging.getLogger("tap_intercom")
@@ -53,6 +54,11 @@ class RunContext:
     @property
     def max_workers(self) -> int:
         return self.client_settings.max_workers
+
+    @cached_property
+    def permissions(self) -> Refusals:
+        """The streams skipped for a missing permission (tap_intercom/permissions.py)."""
+        return Refusals(strict=self.options.strict_permissions)
 
     @cached_property
     def tag_names(self) -> TagNames:

@@ -27,11 +27,22 @@ class TagNames:
         self._client = client
         self._lock = threading.Lock()
         self._names: dict[str, str | None] | None = None
+        self._forbidden = False
 
     def _load(self) -> dict[str, str | None]:
         with self._lock:
             if self._names is None:
-                data = self._client.get("/tags")
+                try:
+                    data = self._client.get("/tags")
+                except errors.ForbiddenError as e:
+                    # A token without "Read tags" still reads contacts: names stay null.
+                    log.warning(
+                        'tag names left empty: the access token lacks Intercom\'s "Read tags" '
+                        "permission (HTTP 403 %s); contacts keep their tag ids",
+                        e.code,
+                    )
+                    self._forbidden = True
+                    data = {}
                 self._names = {
                     str(t.get("id")): t.get("name") for t in data.get("data") or [] if t.get("id")
                 }
@@ -39,8 +50,8 @@ class TagNames:
 
     def name(self, tag_id: str) -> str | None:
         names = self._names if self._names is not None else self._load()
-        if tag_id in names:
-            return names[tag_id]
+        if tag_id in names or self._forbidden:
+            return names.get(tag_id)
         try:
             tag = self._client.get(f"/tags/{quote(tag_id, safe='')}")
             name = tag.get("name")

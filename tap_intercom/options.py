@@ -25,6 +25,9 @@ CREATED_AT_STREAMS = ("users", "leads", "conversations", "tickets")
 
 def parse_ts(value: str | dt.datetime) -> int:
     """ISO 8601 (or a date) → unix seconds; a naive value is UTC."""
+    if isinstance(value, str) and value[-1:] in ("Z", "z"):
+        # Python 3.10's fromisoformat refuses the "Z" suffix (3.11+ takes it).
+        value = value[:-1] + "+00:00"
     d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
     if d.tzinfo is None:
         d = d.replace(tzinfo=dt.timezone.utc)
@@ -120,6 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Emit only these users (Intercom ids) in stream users; state untouched.",
     ),
     Setting(
+        "user_external_ids",
+        th.ArrayType(th.StringType),
+        "Emit only these users, by your own id (external_id, the original connector's "
+        "user_id; GET /contacts/find_by_external_id) in stream users, with user_ids if "
+        "both are set; state untouched.",
+    ),
+    Setting(
         "lead_ids",
         th.ArrayType(th.StringType),
         "Emit only these leads (Intercom ids) in stream leads; state untouched.",
@@ -132,6 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
         "slices follow it. Set this to the zone you expect and a run on a workspace whose "
         "zone differs stops with an error naming both.",
         check=_zone,
+    ),
+    Setting(
+        "strict_permissions",
+        th.BooleanType,
+        "A stream refused by Intercom (403: the access token lacks a permission) fails the "
+        "run, naming the permission. Off: the stream is skipped with one warning naming the "
+        "permission, the other streams complete and the run ends with a summary.",
+        default=False,
     ),
     Setting(
         "webhook_store",
@@ -174,8 +192,10 @@ class TapOptions:
     search_lag_margin_seconds: int
     replicate_by_created_at: frozenset[str]
     user_ids: tuple[str, ...] | None
+    user_external_ids: tuple[str, ...] | None
     lead_ids: tuple[str, ...] | None
     workspace_timezone: str | None
+    strict_permissions: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TapOptions:
@@ -197,6 +217,8 @@ class TapOptions:
             search_lag_margin_seconds=int(get("search_lag_margin_seconds")),
             replicate_by_created_at=frozenset(get("replicate_by_created_at") or ()),
             user_ids=ids("user_ids"),
+            user_external_ids=ids("user_external_ids"),
             lead_ids=ids("lead_ids"),
             workspace_timezone=get("workspace_timezone") or None,
+            strict_permissions=bool(get("strict_permissions")),
         )

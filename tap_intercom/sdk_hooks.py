@@ -18,6 +18,10 @@ fail loudly, so tests/tap/test_sdk_pins.py pins the SDK behaviour each relies on
   exits 0, so a scheduler takes a run stopped halfway for a success.
 - ``singer_sdk.helpers._catalog.pop_deselected_record_properties``: the SDK's own field
   selection, used by ``FastRecordMessages`` when some field is deselected.
+- ``Stream._sync_records`` (``RefusableSync``): a 403 (the token lacks a permission) ends
+  one stream, not the run. Caught inside the SDK's ``sync`` (which would log it as an
+  "unhandled error" and re-raise), so the tap's sync loop goes on to the next stream; the
+  stream's unfinished progress markers are dropped, so its bookmark does not move.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.simple import Message
 from typing_extensions import override
+
+from intercom_api import errors
 
 if TYPE_CHECKING:
     from singer_sdk.helpers import types
@@ -81,6 +87,32 @@ class FastRecordMessages:
                     version=self._stream_version,
                     time_extracted=now,
                 )
+
+
+class RefusableSync:
+    """The SDK's record sync, with a 403 handed to ``on_refused`` (see the module docstring).
+
+    ``on_refused`` returns to skip the rest of the stream, or raises to fail the run.
+    """
+
+    def on_refused(self, error: errors.ForbiddenError) -> None:
+        raise error
+
+    def _sync_records(
+        self, context: types.Context | None = None, *, write_messages: bool = True
+    ) -> Iterator[types.Record]:
+        assert isinstance(self, Stream)
+        try:
+            yield from super()._sync_records(  # type: ignore[misc]
+                context, write_messages=write_messages
+            )
+        except errors.ForbiddenError as e:
+            self.on_refused(e)
+            # What was read before the 403 is emitted, but the SDK's max-so-far of an
+            # unsorted stream must not become its bookmark: the rest was never read.
+            self.stream_state.pop("progress_markers", None)
+            if write_messages:
+                self._write_state_message()
 
 
 class ExtraConfigChecks:

@@ -76,6 +76,7 @@ class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
 
         try:
             self.run_interruptible(super().sync_all, stopped)
+            self.run.permissions.log_summary()  # the streams skipped for a missing permission
         except (errors.AuthenticationError, errors.ForbiddenError, ConfigError) as e:
             # A settings problem (token, region, zone): one clear line, exit 1, no traceback.
             raise ConfigValidationError(str(e), errors=[str(e)]) from None

@@ -177,6 +177,7 @@ class ContactStore:
         self._order.append(record["id"])
         self._order_seq.append(self._seq)
         self._commit(record, None)
+        self.backend.emit(f"contact.{role}.created", record)
         return record
 
     def update(self, contact_id: str, fields: dict[str, Any], *, api: bool = False) -> Contact:
@@ -199,6 +200,7 @@ class ContactStore:
         if "updated_at" not in changes:
             new["updated_at"] = self.backend.now()
         self._commit(new, old)
+        self.backend.emit(f"contact.{new['role']}.updated", new)
         return new
 
     def delete(self, contact_id: str) -> Contact:
@@ -207,6 +209,7 @@ class ContactStore:
         self._deleted.add(contact_id)
         for note_id in contact.get("_notes", ()):
             self._notes.pop(note_id, None)
+        self.backend.emit("contact.deleted", contact)
         return contact
 
     def archive(self, contact_id: str) -> Contact:
@@ -218,6 +221,7 @@ class ContactStore:
         self._archived += 1
         self._reindex_user(contact, new)
         self.index.remove(contact_id)
+        self.backend.emit("contact.archived", new)
         return new
 
     def unarchive(self, contact_id: str) -> Contact:
@@ -278,6 +282,7 @@ class ContactStore:
         for tag_id in new.get("_tags", ()):
             self._tag_members.setdefault(tag_id, {})[into_id] = None
         self._commit(new, user)
+        self.backend.emit("contact.merged", new, merged_from=from_id)
         return new
 
     # -- sub-resources ---------------------------------------------------------------------

@@ -161,6 +161,10 @@ class ConversationStore:
             conv["statistics"]["last_contact_reply_at"] = ts
         self.by_id[conv["id"]] = conv
         self.version += 1
+        self.backend.emit(
+            "conversation.user.created" if from_contact else "conversation.admin.single.created",
+            conv,
+        )
         return conv
 
     def add_part(
@@ -331,6 +335,7 @@ class ConversationStore:
         }
         self.deleted.append(entry)
         self.version += 1
+        self.backend.emit("conversation.deleted", conv)
         return entry
 
     # -- rendering --------------------------------------------------------------------------

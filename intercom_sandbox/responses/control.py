@@ -1,4 +1,5 @@
-"""The sandbox's control API under /_sandbox/: reset, seed, stats, clock, faults, config, state.
+"""The sandbox's control API under /_sandbox/: reset, seed, stats, clock, faults, config, state,
+webhooks.
 
 Control handlers receive the whole SandboxApp (not only the backend): they steer the
 limiter, the fault injector and the stats as well as the state.
@@ -141,3 +142,48 @@ def set_config(app: SandboxApp, req: Request) -> dict[str, Any]:
 
 def dump_state(app: SandboxApp, req: Request) -> dict[str, Any]:
     return app.backend.dump()
+
+
+def list_webhooks(app: SandboxApp, req: Request) -> dict[str, Any]:
+    """Webhook subscriptions with their delivery counts (never their secrets)."""
+    sender = app.backend.webhooks
+    return {"type": "list", "data": sender.list(), "retry_scale": sender.retry_scale}
+
+
+def change_webhooks(app: SandboxApp, req: Request) -> dict[str, Any]:
+    """Body ``{"action": "add", "url", "client_secret", "topics": [...], "concurrency": 1}``
+    (add is the default),
+    ``{"action": "remove" | "ping", "id"}``, ``{"action": "list"}`` or ``{"action": "config",
+    "retry_scale": 0.01}`` (webhooks.py has the topics and the delivery rules)."""
+    body = req.body_object()
+    sender = app.backend.webhooks
+    action = body.get("action", "add")
+    try:
+        if action == "add":
+            return sender.subscribe(
+                body.get("url"),
+                body.get("client_secret"),
+                body.get("topics"),
+                body.get("concurrency", 1),
+            )
+        if action in ("remove", "ping"):
+            sub_id = body.get("id")
+            if action == "remove":
+                sender.unsubscribe(sub_id)
+                return {"ok": True, "id": sub_id}
+            return {"ok": True, "id": sub_id, "notifications": sender.ping(sub_id)}
+        if action == "config":
+            scale = float(body.get("retry_scale", sender.retry_scale))
+            if scale <= 0:
+                raise ValueError("retry_scale must be > 0")
+            sender.retry_scale = scale
+            return list_webhooks(app, req)
+        if action == "list":
+            return list_webhooks(app, req)
+    except KeyError:
+        raise exc.NotFound(f"No webhook subscription {body.get('id')!r}") from None
+    except (TypeError, ValueError) as e:
+        raise exc.ParameterInvalid(str(e)) from e
+    raise exc.ParameterInvalid(
+        f"Unknown action {action!r}; known: add, remove, ping, list, config", field="action"
+    )

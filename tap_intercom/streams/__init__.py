@@ -7,7 +7,9 @@ from tap_intercom.streams.contacts import LeadsStream, UsersStream
 from tap_intercom.streams.conversation_parts import ConversationPartsStream
 from tap_intercom.streams.conversations import ConversationsStream
 from tap_intercom.streams.deleted import DeletedConversationsStream
+from tap_intercom.streams.reconcile import DeletedContactsStream
 from tap_intercom.streams.tickets import TicketsStream
+from tap_intercom.streams.webhooks import WebhookEventsStream
 from tap_intercom.streams.workspace import (
     ActivityLogsStream,
     AdminsStream,
@@ -38,6 +40,8 @@ STREAM_TYPES = (
     SegmentsStream,
     ArticlesStream,
     ActivityLogsStream,
+    WebhookEventsStream,
+    DeletedContactsStream,
 )
 
 __all__ = [
@@ -58,4 +62,5 @@ __all__ = [
     "TeamsStream",
     "TicketsStream",
     "UsersStream",
+    "WebhookEventsStream",
 ]

@@ -11,9 +11,8 @@ from typing_extensions import override
 
 from intercom_api import errors
 from intercom_api import query as q
+from intercom_api.contacts import get_contact_following_merges
 from tap_intercom.search import SearchStream, log
-
-MAX_MERGE_HOPS = 3  # Intercom resolves up to 3 merge hops (FACTS.md §2.3)
 
 
 class ContactsStream(SearchStream):
@@ -24,15 +23,11 @@ class ContactsStream(SearchStream):
     day_granular = True
     role: ClassVar[str]
     ids_setting: ClassVar[str]
+    external_ids_setting: ClassVar[str | None] = None  # Intercom looks up users only
 
     @override
     def base_filters(self) -> tuple[dict[str, Any], ...]:
         return (q.filter("role", "=", self.role),)
-
-    @override
-    def lookup_ids(self) -> list[str] | None:
-        ids = getattr(self.run.options, self.ids_setting)
-        return list(ids) if ids else None
 
     # -- names of tags and companies (the original connector exposed them) -------------------
     @override
@@ -122,36 +117,76 @@ class ContactsStream(SearchStream):
         return out
 
     # -- read by ids (the original connector's "Get a user" / "Get a lead") -------------------
-    def _get_contact(self, contact_id: str) -> dict[str, Any] | None:
-        """GET /contacts/{id}, following a merged id through its 410 Link (FACTS.md §2.3)."""
-        current = contact_id
-        for _ in range(MAX_MERGE_HOPS + 1):
-            try:
-                return self.client.get(f"/contacts/{quote(current, safe='')}")
-            except errors.GoneError as e:
-                if not e.canonical_id or e.canonical_id == current:
-                    break
-                log.info("%s: contact %s was merged into %s", self.name, current, e.canonical_id)
-                current = e.canonical_id
-            except errors.NotFoundError:
-                log.warning(
-                    "%s: contact %s (from setting %s) does not exist; skipped",
-                    self.name,
-                    contact_id,
-                    self.ids_setting,
+    def _lookups(self) -> list[tuple[str, str]]:
+        """(setting, value) to read one by one: Intercom ids, then external ids (users)."""
+        opts = self.run.options
+        found = [(self.ids_setting, i) for i in getattr(opts, self.ids_setting) or ()]
+        if self.external_ids_setting:
+            ext = getattr(opts, self.external_ids_setting) or ()
+            found += [(self.external_ids_setting, e) for e in ext]
+        return list(dict.fromkeys(found))
+
+    @override
+    def lookup_ids(self) -> list[str] | None:
+        found = self._lookups()
+        return [value for _, value in found] if found else None
+
+    def _get_contact(self, lookup: tuple[str, str]) -> dict[str, Any] | None:
+        """One contact by Intercom id (GET /contacts/{id}) or by external id (GET
+        /contacts/find_by_external_id/{id}, users only, FACTS.md §2.3), following a merged
+        id through its 410 Link to the contact it became (``intercom_api.contacts``)."""
+        setting, value = lookup
+        try:
+            if setting == self.external_ids_setting:
+                try:
+                    path = f"/contacts/find_by_external_id/{quote(value, safe='')}"
+                    return self.client.get(path)
+                except errors.GoneError as e:
+                    if not e.canonical_id:
+                        raise
+                    log.info(
+                        "%s: external id %s was merged into %s", self.name, value, e.canonical_id
+                    )
+                    value = e.canonical_id
+            value = quote(value, safe="")
+            contact, current = get_contact_following_merges(self.client, value)
+        except errors.GoneError:
+            log.warning(
+                "%s: merged contact %s (from setting %s) could not be resolved; skipped",
+                self.name,
+                lookup[1],
+                setting,
+            )
+            return None
+        except errors.NotFoundError:
+            contact = None
+        if contact is None:
+            hint = ""
+            if setting == self.ids_setting and self.external_ids_setting:
+                hint = (
+                    f" ({setting} takes Intercom ids; for your own ids, the original "
+                    f"connector's user_id, use {self.external_ids_setting})"
                 )
-                return None
-        log.warning("%s: merged contact %s could not be resolved; skipped", self.name, contact_id)
-        return None
+            log.warning(
+                "%s: contact %s (from setting %s) does not exist; skipped%s",
+                self.name,
+                lookup[1],
+                setting,
+                hint,
+            )
+            return None
+        if current != value:
+            log.info("%s: contact %s was merged into %s", self.name, value, current)
+        return contact
 
     @override
     def records_by_id(self, ids: list[str]) -> Iterator[dict[str, Any]]:
-        unique = list(dict.fromkeys(ids))
-        workers = min(self.max_workers, len(unique))
+        lookups = self._lookups()
+        workers = min(self.max_workers, len(lookups))
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="tap-intercom-ids") as pool:
-            contacts = list(pool.map(self._get_contact, unique))
+            contacts = list(pool.map(self._get_contact, lookups))
         seen: set[str] = set()
-        for asked, contact in zip(unique, contacts, strict=True):
+        for (setting, asked), contact in zip(lookups, contacts, strict=True):
             if contact is None or contact.get("id") in seen:
                 continue
             if contact.get("role") != self.role:
@@ -159,7 +194,7 @@ class ContactsStream(SearchStream):
                     "%s: contact %s (from setting %s) is a %s, not a %s; skipped",
                     self.name,
                     asked,
-                    self.ids_setting,
+                    setting,
                     contact.get("role"),
                     self.role,
                 )
@@ -176,6 +211,7 @@ class UsersStream(ContactsStream):
     name = "users"
     role = "user"
     ids_setting = "user_ids"
+    external_ids_setting = "user_external_ids"
 
 
 class LeadsStream(ContactsStream):

@@ -23,6 +23,7 @@ OPERATIONS: dict[str, tuple[set[str], set[str]]] = {
     "conversations": ({"searchConversations"}, CLOCK),
     "conversation_parts": ({"searchConversations", "retrieveConversation"}, CLOCK),
     "deleted_conversations": ({"listDeletedConversationIds"}, CLOCK),
+    "deleted_contacts": ({"ListContacts"}, CLOCK | {"ShowContact"}),
     "tickets": ({"searchTickets"}, CLOCK),
     "companies": ({"scrollOverAllCompanies"}, CLOCK),
     "company_segments": ({"scrollOverAllCompanies", "ListAttachedSegmentsForCompanies"}, set()),
@@ -34,6 +35,8 @@ OPERATIONS: dict[str, tuple[set[str], set[str]]] = {
     "segments": ({"listSegments"}, set()),
     "articles": ({"listArticles"}, CLOCK),
     "activity_logs": ({"listActivityLogs"}, CLOCK),
+    # Reads intercom-webhooks' store, never the API (tests/webhooks/ cover it).
+    "webhook_events": (set(), set()),
 }
 
 
