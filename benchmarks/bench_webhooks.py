@@ -132,24 +132,7 @@ def _request(path: str, host: str, body: bytes) -> bytes:
 
 def _status(sock: socket.socket, buf: bytearray) -> int:
     """Read one HTTP response off a keep-alive socket; its status."""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed")
-        rest += chunk
-    buf[:] = rest[length:]
-    return int(head.split(b" ", 2)[1])
+    return _response(sock, buf)[0]
 
 
 def _sender(url: str, prefix: str, threads: int, seconds: float, out: Any) -> None:
