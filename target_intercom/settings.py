@@ -25,8 +25,8 @@ DEFAULT_LEAD_KEY_ATTRIBUTE = "target_intercom_key"
 
 CONNECTION_SETTINGS = th.PropertiesList(
     *connection_properties(
-        max_workers_description="Writes run on this many threads, all under the shared rate "
-        "limiter (at 100 ms of latency, about 14 fill a budget of 8,000/min)."
+        max_workers_description="The fewest writes in flight, all under the shared rate "
+        "limiter; more (up to 32) when the measured latency needs them to fill the budget."
     )
 )
 

@@ -13,7 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from intercom_api import ClientSettings, IntercomClient
@@ -25,6 +25,7 @@ from target_intercom.settings import TargetOptions
 T = TypeVar("T")
 _HEX_ID = re.compile(r"^[0-9a-f]{24}$")
 MEMO_SIZE = 100_000
+MAX_WRITERS = 32  # the most writes in flight, however high the latency
 
 # Failures that say nothing about one record: the run (or batch) must stop, not reject.
 FATAL_ERRORS: tuple[type[api_errors.IntercomError], ...] = (
@@ -67,8 +68,11 @@ class Workspace:
         self.options = options
         self.logger = logger
         self.client = IntercomClient(settings)
+        # Up to MAX_WRITERS threads; how many writes are in flight follows the measured
+        # latency and the rate budget (map_all), never fewer than max_workers.
         self.executor = ThreadPoolExecutor(
-            max_workers=settings.max_workers, thread_name_prefix="intercom-write"
+            max_workers=max(settings.max_workers, MAX_WRITERS),
+            thread_name_prefix="intercom-write",
         )
         self._lock = threading.RLock()
         self._local = threading.local()
@@ -106,7 +110,19 @@ class Workspace:
         have finished)."""
         if self._in_pool():
             return [fn(item) for item in items]
-        futures = [self._submit(fn, item) for item in items]
+        futures: list[Future[Any]] = []
+        running: set[Future[Any]] = set()
+        for item in items:
+            # Enough writes in flight to keep the budget busy at the latency measured so far
+            # (Little's law), so a user need not compute worker counts (issue 12).
+            width = self.client.concurrency_for_budget(
+                floor=self.settings.max_workers, ceiling=max(self.settings.max_workers, MAX_WRITERS)
+            )
+            while len(running) >= width:
+                _, running = wait(running, return_when=FIRST_COMPLETED)
+            future = self._submit(fn, item)
+            futures.append(future)
+            running.add(future)
         for future in futures:
             future.exception()  # wait for all before raising
         return [f.result() for f in futures]
