@@ -45,7 +45,7 @@ def _writable(messages: list[dict]) -> dict[str, dict]:
         if m["type"] == "RECORD" and m["stream"] in ("users", "leads"):
             rec = m["record"]
             fields = {k: rec.get(k) for k in WRITABLE}
-            # The target stamps the leads it creates (lead_marker_attribute, its idempotency key).
+            # With lead_mode key_attribute the target stamps the leads it creates: not a field.
             fields["custom_attributes"] = {
                 k: v
                 for k, v in (rec.get("custom_attributes") or {}).items()

@@ -20,7 +20,7 @@ from reliability_support import CANARY, D0, Ctl
 
 from intercom_sandbox.server import RunningSandbox
 
-MARKER = "target_intercom_key"  # the target's default lead_marker_attribute
+MARKER = "target_intercom_key"  # the target's lead key attribute (lead_mode: key_attribute)
 
 
 # -- Singer input for the target ------------------------------------------------------------
@@ -224,7 +224,7 @@ def normal_state(dump: dict[str, Any]) -> dict[str, Any]:
 
 
 def duplicates(dump: dict[str, Any]) -> list[str]:
-    """Users sharing an e-mail or external_id, and target-created leads sharing a key."""
+    """Users sharing an e-mail or external_id, and leads sharing a key (or an e-mail)."""
     keys: Counter[str] = Counter()
     for c in dump["contacts"]["contacts"]:
         if c.get("role") == "user":
@@ -233,9 +233,13 @@ def duplicates(dump: dict[str, Any]) -> list[str]:
             if c.get("external_id"):
                 keys[f"user external_id {c['external_id']}"] += 1
         else:
+            # A lead is matched by its key attribute where the target stamps one, else (the
+            # default lead_mode: email) by its e-mail: two of either are a duplicate.
             marker = (c.get("custom_attributes") or {}).get(MARKER)
             if marker:
                 keys[f"lead {marker}"] += 1
+            elif c.get("email"):
+                keys[f"lead email {c['email'].lower()}"] += 1
     return sorted(k for k, n in keys.items() if n > 1)
 
 
