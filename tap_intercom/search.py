@@ -72,7 +72,6 @@ class SearchStream(WatermarkBookmark, IntercomStream):
         self._since_flush = 0
         self._reader: RangeReader | None = None
         self._complete = False  # the whole range was emitted: the bookmark is the signpost
-        self.head_pages = 0  # search pages read newest first by the last run (_head)
         self._meta_key: tuple[str, str] | None = None
         self._meta_dec: msgspec.json.Decoder[Any] | None = None
 
@@ -187,10 +186,10 @@ class SearchStream(WatermarkBookmark, IntercomStream):
         cursor: str | None = None
         previous: int | None = None  # the oldest stamp so far
         ordered = True
-        self.head_pages = 0
+        pages = 0
         while True:
             content = self._search_page_raw(unit, cursor, newest_first=True)
-            self.head_pages += 1
+            pages += 1
             meta = self._page_meta(content)
             stamps = meta.stamps
             if ordered and not _descending(stamps, previous):
@@ -211,7 +210,7 @@ class SearchStream(WatermarkBookmark, IntercomStream):
                 and not reached
                 and cursor is not None
                 and oldest is not None
-                and self.head_pages >= HEAD_PAGES
+                and pages >= HEAD_PAGES
             )
             if switch:
                 # Leave the oldest second of this page to the reader: its other records may

@@ -22,7 +22,6 @@ from tap_intercom.streams import STREAM_TYPES
 
 log = logging.getLogger("tap_intercom")
 STREAM_NAMES = [s.name for s in STREAM_TYPES]
-CREATED_AT_STREAMS = list(options.CREATED_AT_STREAMS)
 
 
 class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
