@@ -54,19 +54,7 @@ def test_a6_airbyte_contacts_window_and_or_pair(sandbox):
     s_ts, e_ts = D0 + 9 * 3600, D0 + 3 * DAY + 5 * 3600
     times = [D0 - 60, D0 + 3600, D0 + DAY, D0 + 3 * DAY - 1, D0 + 3 * DAY + 3600]
     ids = contacts_at(sandbox, times)
-    body = {
-        "query": {
-            "operator": "AND",
-            "value": [
-                {
-                    "operator": "OR",
-                    "value": [q("updated_at", ">", s_ts), q("updated_at", "=", s_ts)],
-                },
-                q("updated_at", "<", e_ts),
-            ],
-        },
-        "sort": {"field": "updated_at", "order": "ascending"},
-    }
+    body = _window_body(s_ts, e_ts)
     pages = list(
         walk_search(
             airbyte(sandbox), f"{sandbox.base_url}/contacts/search", body, "data", per_page=150

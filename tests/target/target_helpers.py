@@ -101,3 +101,15 @@ def create_attribute(
     api: requests.Session, name: str, data_type: str, model: str = "contact"
 ) -> None:
     post(api, "/data_attributes", {"name": name, "model": model, "data_type": data_type})
+
+
+def schema_message(
+    stream: str, key_properties: list[str], properties: dict[str, Any]
+) -> dict[str, Any]:
+    """A Singer SCHEMA message for ``stream`` with these column types."""
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "key_properties": key_properties,
+        "schema": {"type": "object", "properties": properties},
+    }

@@ -21,23 +21,19 @@ from singer_sdk.helpers._batch import (
     SDKBatchMessage,
     StorageTarget,
 )
-from target_helpers import TOKEN, run_target, singer
+from target_helpers import TOKEN, run_target, schema_message, singer
 
 from intercom_sandbox.server import RunningSandbox, start
 
-USERS_SCHEMA = {
-    "type": "SCHEMA",
-    "stream": "users",
-    "key_properties": ["email"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "email": {"type": ["string", "null"]},
-            "name": {"type": ["string", "null"]},
-            "score": {"type": ["number", "null"]},
-        },
+USERS_SCHEMA = schema_message(
+    "users",
+    ["email"],
+    {
+        "email": {"type": ["string", "null"]},
+        "name": {"type": ["string", "null"]},
+        "score": {"type": ["number", "null"]},
     },
-}
+)
 RECORDS = [
     {"email": "a@example.com", "name": "A", "score": 1.5},
     {"email": "b@example.com", "name": "B"},

@@ -20,25 +20,22 @@ from target_helpers import (
     create_attribute,
     post,
     run_target,
+    schema_message,
     singer,
 )
 
 from intercom_sandbox.server import RunningSandbox, start
 
-USERS_SCHEMA = {
-    "type": "SCHEMA",
-    "stream": "users",
-    "key_properties": ["email"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "email": {"type": ["string", "null"]},
-            "name": {"type": ["string", "null"]},
-            "phone": {"type": ["string", "null"]},
-            "plan": {"type": ["string", "null"]},
-        },
+USERS_SCHEMA = schema_message(
+    "users",
+    ["email"],
+    {
+        "email": {"type": ["string", "null"]},
+        "name": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"]},
+        "plan": {"type": ["string", "null"]},
     },
-}
+)
 COMPANIES_SCHEMA = {
     "type": "SCHEMA",
     "stream": "companies",

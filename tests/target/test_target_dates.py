@@ -16,29 +16,25 @@ from typing import Any
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
-from target_helpers import contacts, create_attribute, post, run_target, singer
+from target_helpers import contacts, create_attribute, post, run_target, schema_message, singer
 
 from intercom_sandbox.server import RunningSandbox
 from target_intercom import attributes
 
 T = 1714564800  # 2024-05-01T12:00:00Z
-SCHEMA = {
-    "type": "SCHEMA",
-    "stream": "users",
-    "key_properties": ["email"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "email": {"type": "string"},
-            "contract_start": {"type": ["string", "null"], "format": "date-time"},
-            "birthday": {"type": ["string", "null"], "format": "date"},
-            "trial_ends_at": {"type": ["string", "null"]},
-            "renewal_date": {"type": ["integer", "null"]},
-            "looked_at": {"type": ["string", "null"]},
-            "seats": {"type": ["integer", "null"]},
-        },
+SCHEMA = schema_message(
+    "users",
+    ["email"],
+    {
+        "email": {"type": "string"},
+        "contract_start": {"type": ["string", "null"], "format": "date-time"},
+        "birthday": {"type": ["string", "null"], "format": "date"},
+        "trial_ends_at": {"type": ["string", "null"]},
+        "renewal_date": {"type": ["integer", "null"]},
+        "looked_at": {"type": ["string", "null"]},
+        "seats": {"type": ["integer", "null"]},
     },
-}
+)
 ROW = {
     "email": "ada@example.com",
     "contract_start": "2024-05-01T12:00:00Z",
