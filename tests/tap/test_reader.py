@@ -249,3 +249,14 @@ def test_a_server_error_on_the_id_parts_of_a_busy_day_reads_it_in_one_walk() -> 
     ids = [r["id"] for r in got]
     assert len(ids) == len(set(ids)) == len(records)
     assert refused  # the split was tried
+
+
+def test_a_stolen_rest_of_a_range_walked_whole_is_not_cut_again() -> None:
+    """A range small enough to walk whole sets no per-chain target; when it grows past its
+    estimate during the run, work stealing hands its rest to a new unit, whose probe once
+    divided by that unset target (ZeroDivisionError, the stream failed)."""
+    policy = SplitPolicy(field=FIELD, calendar=None, workers=8, now=D0 + DAY)
+    root = Unit(range_slice(FIELD, D0 - 30 * DAY, None, cal=None))
+    assert policy.split(root, 400, D0 - 29 * DAY) is None  # small: walked whole
+    [rest] = policy.rest(root, D0 - 10 * DAY, None)
+    assert policy.split(rest, 5000, D0 - 9 * DAY) is None
