@@ -6,7 +6,7 @@ Intercom has three pagination kinds (FACTS.md §2.5, §2.6, §3, §4):
 - **page number / link**: ``pages.next`` as a page number, a ``starting_after`` object or a
   URL, with ``total_pages`` (companies list, deleted conversations, articles, activity logs):
   ``next_page_params``, ``walk_numbered`` and, when the page count is known up front,
-  ``numbered_pages_concurrently``;
+  ``numbered_pages`` (pages side by side on the run's ``RequestPool``);
 - **scroll**: ``GET /companies/scroll`` with ``scroll_param`` (one open scroll per app,
   restart on failure): ``Scroll``.
 
@@ -22,7 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -174,12 +174,13 @@ def total_pages(data: Mapping[str, Any]) -> int | None:
 
 
 def ordered_map(
-    fn: Callable[[T], R], items: Iterable[T], pool: ThreadPoolExecutor, window: int
+    fn: Callable[[T], R], items: Iterable[T], pool: Executor, window: int
 ) -> Iterator[R]:
     """``fn`` over ``items`` on ``pool``, results in input order, at most ``window`` in flight.
 
     Results are yielded as soon as the oldest one is ready, so memory stays bounded and the
-    consumer starts before the last item is fetched.
+    consumer starts before the last item is fetched. Waits on the caller's thread: ``fn``
+    must not wait on ``pool`` itself (``intercom_api.pool``: tasks are leaves).
     """
     pending: deque[Future[R]] = deque()
     it = iter(items)
@@ -202,12 +203,12 @@ def numbered_pages(
     *,
     list_key: str,
     params: Mapping[str, Any],
-    workers: int,
-    thread_name: str = "intercom-pages",
+    pool: Executor,
+    window: int,
     first: dict[str, Any] | None = None,
 ) -> Iterator[Page]:
     """Every page of a page-numbered list, in order: page 1, then, when it announces
-    ``total_pages``, pages 2..N fetched ``workers`` at a time; else the links one by one.
+    ``total_pages``, pages 2..N on ``pool``, ``window`` at a time; else the links one by one.
 
     ``get(query)`` answers one page for the query parameters given; ``first`` is page 1 when
     the caller already has it."""
@@ -222,11 +223,9 @@ def numbered_pages(
     yield first.get(list_key) or []
     if total <= 1:
         return
-    n = max(1, min(workers, total - 1))
-    with ThreadPoolExecutor(n, thread_name_prefix=thread_name) as pool:
-        pages = ordered_map(lambda k: get({**params, "page": k}), range(2, total + 1), pool, 2 * n)
-        for data in pages:
-            yield data.get(list_key) or []
+    n = max(1, min(window, total - 1))
+    for data in ordered_map(lambda k: get({**params, "page": k}), range(2, total + 1), pool, n):
+        yield data.get(list_key) or []
 
 
 # -- scroll -----------------------------------------------------------------------------------

@@ -42,6 +42,9 @@ class IntercomStream(RefusableSync, FastRecordMessages, Stream):
 
     list_key: ClassVar[str] = "data"
     primary_keys: ClassVar[list[str]] = ["id"]  # type: ignore[misc]
+    # Streams of the same run this one starts after, when they are selected: it reads
+    # what they leave behind (tap_intercom/scheduler.py).
+    runs_after: ClassVar[tuple[str, ...]] = ()
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records already match the schema
 
     def __init__(self, tap: Tap, run: RunContext) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, wait
 from typing import Any
 from urllib.parse import quote
 
 from intercom_api import IntercomClient, errors
 from intercom_api.pagination import numbered_pages, total_pages
+from intercom_api.pool import PoolStopped
 
 log = logging.getLogger("tap_intercom")
 
@@ -69,19 +70,20 @@ COMPANY_LIST_CAP = 10_000  # the list endpoint stops there (FACTS.md §4)
 class CompanyNames:
     """Company id -> name; each id fetched at most once, even by concurrent threads.
 
-    ``prefetch`` fetches the unknown ids of a page concurrently (on its own small pool, so a
-    chain waits one round trip, not one per company). ``preload`` lists every company up
-    front instead, when that costs fewer calls than the sync is about to make anyway.
+    ``prefetch`` fetches the unknown ids of a page side by side on the run's request pool
+    (a stream waits one round trip, not one per company). ``preload`` lists every company
+    up front instead, when that costs fewer calls than the sync is about to make anyway.
     """
 
-    def __init__(self, client: IntercomClient, workers: int = 8) -> None:
+    def __init__(self, client: IntercomClient, pool: Executor, window: int = 8) -> None:
         self._client = client
         self._lock = threading.Lock()
         self._futures: dict[str, Future[str | None]] = {}
-        self._workers = max(1, workers)
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = pool
+        self._window = max(1, window)
         self._preload_lock = threading.Lock()
         self._preloaded = False
+        self._preloader: threading.Thread | None = None
 
     def _list_page(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return (
@@ -89,17 +91,27 @@ class CompanyNames:
             or {}
         )
 
-    def _ensure_pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    self._workers, thread_name_prefix="tap-intercom-companies"
-                )
-            return self._pool
-
     def preload_async(self, expected_records: int) -> None:
-        """``preload`` on the look-up pool; callers of ``preload`` wait for it."""
-        self._ensure_pool().submit(self.preload, expected_records)
+        """``preload`` on a thread of its own (it waits on the request pool, so it must not
+        run there); callers of ``preload`` wait for it."""
+        with self._lock:
+            if self._preloader is not None:
+                return
+            self._preloader = threading.Thread(
+                target=self._preload_quietly,
+                args=(expected_records,),
+                name="tap-intercom-company-list",
+                daemon=True,
+            )
+        self._preloader.start()
+
+    def _preload_quietly(self, expected_records: int) -> None:
+        try:
+            self.preload(expected_records)
+        except PoolStopped:
+            pass  # the run is stopping
+        except Exception as e:  # look-ups one by one still work; say why listing did not
+            log.warning("company names: listing companies failed (%s); looked up one by one", e)
 
     def preload(self, expected_records: int | None) -> None:
         """List all companies once if that is cheap next to reading ``expected_records``.
@@ -121,14 +133,13 @@ class CompanyNames:
             if not isinstance(total, int) or total > COMPANY_LIST_CAP or pages > budget:
                 self.prime(first.get("data") or [])
                 return
-            # Not on the look-up pool: preload_async runs there, and must not wait on itself.
             for page in numbered_pages(
                 self._list_page,
                 "/companies/list",
                 list_key="data",
                 params=params,
-                workers=self._workers,
-                thread_name="tap-intercom-company-list",
+                pool=self._pool,
+                window=self._window,
                 first=first,
             ):
                 self.prime(page)
@@ -158,10 +169,6 @@ class CompanyNames:
             for cid in company_ids:
                 fut = self._futures.get(cid)
                 if fut is None:
-                    if self._pool is None:
-                        self._pool = ThreadPoolExecutor(
-                            self._workers, thread_name_prefix="tap-intercom-companies"
-                        )
                     fut = self._futures[cid] = self._pool.submit(self._fetch, cid)
                 if not fut.done():
                     waits.append(fut)
@@ -185,8 +192,3 @@ class CompanyNames:
     @property
     def fetched(self) -> int:
         return len(self._futures)
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None

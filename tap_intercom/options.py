@@ -61,10 +61,10 @@ def _created_at_streams(value: Any) -> str | None:
     return None
 
 
-def _non_negative(name: str) -> Callable[[Any], str | None]:
+def _at_least(name: str, least: int) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"{name} must be a whole number >= 0 (got {value!r})."
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            return f"{name} must be a whole number >= {least} (got {value!r})."
         return None
 
     return check
@@ -107,7 +107,17 @@ SETTINGS: tuple[Setting, ...] = (
         "How far behind writes Intercom's search may lag. The saved bookmark never passes "
         "sync start minus this margin, so the next run re-reads that window.",
         default=600,
-        check=_non_negative("search_lag_margin_seconds"),
+        check=_at_least("search_lag_margin_seconds", 0),
+    ),
+    Setting(
+        "parallel_streams",
+        th.IntegerType,
+        "Streams synced at the same time (1: one after another). They share the run's "
+        "request threads and its one rate budget, so the budget does not idle while one "
+        "stream starts or winds down; each stream's SCHEMA comes before its records and "
+        "every STATE is a safe point to resume from.",
+        default=8,
+        check=_at_least("parallel_streams", 1),
     ),
     Setting(
         "replicate_by_created_at",
@@ -196,6 +206,7 @@ class TapOptions:
     lead_ids: tuple[str, ...] | None
     workspace_timezone: str | None
     strict_permissions: bool = False
+    parallel_streams: int = 8
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TapOptions:
@@ -221,4 +232,5 @@ class TapOptions:
             lead_ids=ids("lead_ids"),
             workspace_timezone=get("workspace_timezone") or None,
             strict_permissions=bool(get("strict_permissions")),
+            parallel_streams=int(get("parallel_streams")),
         )

@@ -40,11 +40,9 @@ class Unit:
     part: Filters = ()
     depth: int = 0
     hi: int | None = field(default=None)
-    # Written by the walking thread: size estimate and records walked so far.
+    # Size estimate and records walked so far (the reader's bookkeeping).
     total: int | None = None
     walked: int = 0
-    # Written by the consumer: a requested cut (work stealing), taken up between two pages.
-    steal: int | None = None
     # The rest of a busy day handed over mid-day: to be read as id parts (see steal_cut).
     want_parts: bool = False
 
@@ -94,8 +92,8 @@ class SplitPolicy:
             )
             pieces = math.ceil(total / self.target)
         else:
-            if total <= HEAVY * self.target:
-                return None
+            if not self.target or total <= HEAVY * self.target:
+                return None  # the root was walked whole (no target), or this is light
             pieces = math.ceil(total / self.target)
         if pieces < 2:
             return None

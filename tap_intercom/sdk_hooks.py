@@ -22,13 +22,22 @@ fail loudly, so tests/tap/test_sdk_pins.py pins the SDK behaviour each relies on
   one stream, not the run. Caught inside the SDK's ``sync`` (which would log it as an
   "unhandled error" and re-raise), so the tap's sync loop goes on to the next stream; the
   stream's unfinished progress markers are dropped, so its bookmark does not move.
+- ``Tap.sync_all``'s loop and ``Tap._state_writer`` (``SideBySideSync``): the SDK syncs
+  streams one after another; the tap runs them side by side (``tap_intercom/scheduler.py``)
+  after the SDK's own preamble (``_reset_state_progress_markers``,
+  ``_set_compatible_replication_methods``, the first STATE), and replaces the tap's state
+  writer with ``StreamStateWriter``, so that a STATE written for one stream never carries
+  another stream's live, half-updated state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +45,7 @@ from singer_sdk import Stream
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.singerlib import RecordMessage, StateMessage
 from singer_sdk.singerlib.encoding.simple import Message
 from typing_extensions import override
 
@@ -144,30 +153,146 @@ class Interrupted(BaseException):
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
-    """The SDK's msgspec writer, flushing stdout only after non-RECORD messages.
+    """The SDK's msgspec writer, thread-safe, flushing stdout only after non-RECORD messages.
 
-    A STATE message always follows the records it covers, so a target never sees a state
-    before its records; records no longer cost a flush (a syscall) each. A stop signal that
-    arrives while a message is being written is raised once the message is whole.
+    Streams write from their own threads: one message at a time, whole (the SDK's encoder
+    also reuses one buffer). A STATE message always follows the records it covers, so a
+    target never sees a state before its records; records no longer cost a flush (a
+    syscall) each. A stop signal that arrives while the main thread is writing a message is
+    raised once the message is whole; after ``stop_writes``, any other thread that tries to
+    write gets ``Interrupted`` instead (its stream stops where no message is half written).
     """
 
-    writing = False
+    writing_thread: int | None = None
     pending_signal: int | None = None
+    _stopped: tuple[int, int] | None = None  # (the thread still allowed to write, signal)
+    _lock = threading.Lock()
+
+    def is_writing(self) -> bool:
+        """The calling thread is in the middle of writing a message."""
+        return self.writing_thread == threading.get_ident()
+
+    def stop_writes(self, signum: int) -> None:
+        """From now on only the calling thread writes; the others get ``Interrupted``."""
+        self._stopped = (threading.get_ident(), signum)
 
     @override
     def write_message(self, message: Message) -> None:
+        me = threading.get_ident()
         out = sys.stdout.buffer
-        self.writing = True
-        try:
-            out.write(self.format_message(message))
-            if message.__class__ is not RecordMessage:
-                sys.stdout.flush()
-                out.flush()
-        finally:
-            self.writing = False
-        signum, self.pending_signal = self.pending_signal, None
+        with self._lock:
+            stopped = self._stopped
+            if stopped is not None and stopped[0] != me:
+                raise Interrupted(stopped[1])
+            self.writing_thread = me
+            try:
+                out.write(self.format_message(message))
+                if message.__class__ is not RecordMessage:
+                    sys.stdout.flush()
+                    out.flush()
+            finally:
+                self.writing_thread = None
+            signum, self.pending_signal = self.pending_signal, None
         if signum is not None:
             raise Interrupted(signum)
+
+
+class StreamStateWriter:
+    """STATE messages while streams run side by side (in place of the SDK's StateWriter).
+
+    A stream's part of the state (its ``bookmarks`` entry, with its children's) is taken
+    when that stream writes a STATE, on its own thread, and kept: a STATE written for one
+    stream carries every other stream's part as of that stream's own last STATE, never its
+    live state, which its thread may be changing and which may claim records not written
+    yet. Where no stream owns the thread (before the streams start, after they have all
+    ended) the whole state is taken. Like the SDK's, an unchanged state is not written again.
+    """
+
+    def __init__(self, message_writer: Any) -> None:
+        self._writer = message_writer
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._state: dict[str, Any] | None = None  # what the last STATE said
+
+    @contextlib.contextmanager
+    def owner(self, names: Iterable[str]) -> Iterator[None]:
+        """STATEs written on this thread, inside the block, are for the streams ``names``."""
+        self._local.names = tuple(names)
+        try:
+            yield
+        finally:
+            del self._local.names
+
+    def write_state(self, state: types.TapState) -> None:
+        names: tuple[str, ...] | None = getattr(self._local, "names", None)
+        with self._lock:
+            if names is None:
+                new = copy.deepcopy(dict(state))
+            else:
+                new = dict(self._state or {})
+                books = dict(new.get("bookmarks") or {})
+                live = state.get("bookmarks") or {}
+                for name in names:
+                    if name in live:
+                        books[name] = copy.deepcopy(live[name])
+                    else:
+                        books.pop(name, None)
+                new["bookmarks"] = books
+            if new != self._state:
+                self._writer.write_message(StateMessage(value=new))
+                self._state = new
+
+
+class SideBySideSync:
+    """The SDK's ``sync_all`` with the streams run side by side (see the module docstring)."""
+
+    logger: Any
+    state: Any
+    streams: Any
+    message_writer: Any
+    _state_writer: Any
+
+    def use_stream_state_writer(self) -> None:
+        self._state_writer = StreamStateWriter(self.message_writer)
+
+    def selected_streams(self) -> list[Stream]:
+        """The SDK's preamble (progress markers reset, replication methods checked, the
+        first STATE), then the streams its loop would sync, in its order."""
+        self._reset_state_progress_markers()  # type: ignore[attr-defined]
+        self._set_compatible_replication_methods()  # type: ignore[attr-defined]
+        if self.state:
+            self._state_writer.write_state(self.state)
+        out = []
+        for stream in self.streams.values():
+            if not stream.selected and not stream.has_selected_descendents:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+            elif not stream.parent_stream_type:  # children are synced by their parent
+                out.append(stream)
+        return out
+
+    def sync_one(self, stream: Stream) -> None:
+        """One stream, as the SDK's loop syncs it, its STATEs taken for it alone."""
+        family = [stream.name]
+        family += [c.name for c in _descendants(stream)]
+        with self._state_writer.owner(family):
+            stream.sync()
+            stream.finalize_state_progress_markers()
+
+    def after_streams(self, *, failed: bool) -> None:
+        """Every stream has ended: the whole state is safe to write (after a failure, it
+        keeps what each stream had emitted); then the SDK's cost log lines."""
+        if failed:
+            self._state_writer.write_state(self.state)
+            return
+        for stream in self.streams.values():
+            stream.log_sync_costs()
+
+
+def _descendants(stream: Stream) -> list[Stream]:
+    out = []
+    for child in stream.child_streams or []:
+        out += [child, *_descendants(child)]
+    return out
 
 
 class SafeTermination:
@@ -179,8 +304,9 @@ class SafeTermination:
     _state_writer: Any
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # Runs on the main thread, between two of its bytecodes.
         writer = self.message_writer
-        if isinstance(writer, BufferedMsgSpecWriter) and writer.writing:
+        if isinstance(writer, BufferedMsgSpecWriter) and writer.is_writing():
             writer.pending_signal = signum
             return
         raise Interrupted(signum)

@@ -83,7 +83,7 @@ class SearchStream(WatermarkBookmark, IntercomStream):
         """Add derived fields to a page's records, before timestamps are converted."""
 
     def on_expected(self, total: int) -> None:
-        """Called (on a worker thread) once the size of the range is known."""
+        """Called (on the stream's thread) once the size of the range is known."""
 
     def lookup_ids(self) -> list[str] | None:
         """Ids to read one by one instead of searching (None: search)."""
@@ -254,6 +254,8 @@ class SearchStream(WatermarkBookmark, IntercomStream):
             field=rk,
             list_key=self.list_key,
             workers=self.max_workers,
+            pool=self.run.pool,
+            width=self.run.pool.width,
             on_expected=self.on_expected,
             meta=self._page_meta,
             parse=self._parse_page,
@@ -262,17 +264,17 @@ class SearchStream(WatermarkBookmark, IntercomStream):
         yield from self._reader
         self._complete = True
         self.logger.info(
-            "%s: read as %d chains (%d splits) on %d workers",
+            "%s: read as %d chains (%d splits), up to %d requests in flight",
             self.name,
             self._reader.units,
             self._reader.probes,
-            self.max_workers,
+            self._reader.window(),
         )
 
     def _search_page_raw(
         self, unit: Unit, cursor: str | None, *, newest_first: bool = False
     ) -> bytes:
-        """One page of a unit's search, unparsed; checked to be whole JSON (worker threads)."""
+        """One page of a unit's search, unparsed; checked to be whole JSON (on a pool thread)."""
         sort = self._sort
         if newest_first:
             sort = {**sort, "order": "descending"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -17,14 +18,20 @@ from intercom_api.config_schema import connection_properties
 from tap_intercom import options
 from tap_intercom.client import IntercomStream
 from tap_intercom.context import RunContext
-from tap_intercom.sdk_hooks import BufferedMsgSpecWriter, ExtraConfigChecks, SafeTermination
+from tap_intercom.scheduler import run_side_by_side
+from tap_intercom.sdk_hooks import (
+    BufferedMsgSpecWriter,
+    ExtraConfigChecks,
+    SafeTermination,
+    SideBySideSync,
+)
 from tap_intercom.streams import STREAM_TYPES
 
 log = logging.getLogger("tap_intercom")
 STREAM_NAMES = [s.name for s in STREAM_TYPES]
 
 
-class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
+class TapIntercom(SafeTermination, SideBySideSync, ExtraConfigChecks, Tap):
     """Singer tap for Intercom: contacts, conversations and their parts, companies, tickets and
     the rest of a workspace, incremental and concurrent."""
 
@@ -35,8 +42,10 @@ class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
     config_jsonschema = th.PropertiesList(
         *connection_properties(
             max_workers_description=(
-                "Threads reading a stream concurrently (search slices, conversation fetches, "
-                "activity-log windows), all under the shared rate limiter."
+                "The fewest requests in flight: the run's one pool of request threads, shared "
+                "by every stream (search slices, conversation fetches, look-ups, pages), all "
+                "under the shared rate limiter. More are used while the measured latency "
+                "needs them to keep the rate budget busy, at most 32 (or max_workers)."
             )
         ),
         *options.config_properties(),
@@ -45,6 +54,7 @@ class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._run: RunContext | None = None
         super().__init__(*args, **kwargs)
+        self.use_stream_state_writer()
 
     @property
     def run(self) -> RunContext:
@@ -74,7 +84,7 @@ class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
             log.warning("stopped by signal %d before the sync finished", signum)
 
         try:
-            self.run_interruptible(super().sync_all, stopped)
+            self.run_interruptible(self._sync_streams, stopped)
             self.run.permissions.log_summary()  # the streams skipped for a missing permission
         except (errors.AuthenticationError, errors.ForbiddenError, ConfigError) as e:
             # A settings problem (token, region, zone): one clear line, exit 1, no traceback.
@@ -82,6 +92,33 @@ class TapIntercom(SafeTermination, ExtraConfigChecks, Tap):
         finally:
             self.run.close()
             sys.stdout.flush()
+
+    def _sync_streams(self) -> None:
+        """The selected streams, side by side (tap_intercom/scheduler.py)."""
+        streams = self.selected_streams()
+        self.run.prepare()
+        width = self.run.options.parallel_streams
+        if len(streams) > 1 and width > 1:
+            # GET /me first: a bad token fails here, once, not in every stream at once. A
+            # stream that needs GET /me and may not read it says so itself.
+            with contextlib.suppress(errors.ForbiddenError):
+                self.run.sync_start()
+
+        def stop(signum: int) -> None:
+            self.message_writer.stop_writes(signum)
+            self.run.pool.stop()
+
+        try:
+            run_side_by_side(
+                streams,
+                width=width,
+                sync_one=self.sync_one,  # type: ignore[arg-type]
+                on_stop=stop,
+            )
+        except Exception:
+            self.after_streams(failed=True)
+            raise
+        self.after_streams(failed=False)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from tap_intercom.streams.workspace import (
     TeamsStream,
 )
 
-# The SDK syncs streams in name order: companies runs before company_segments, which
-# reuses its scroll.
+# Streams run side by side (tap_intercom/scheduler.py), started in this order;
+# company_segments starts after companies, whose scroll it reuses (``runs_after``).
 STREAM_TYPES = (
     UsersStream,
     LeadsStream,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 from urllib.parse import quote
 
@@ -67,12 +66,13 @@ class CompanySegmentsStream(ListStream):
     """GET /companies/{id}/segments for every company [S16:6508], full table.
 
     Segment membership does not move a company's ``updated_at``, so every company is asked
-    each run, concurrently (``max_workers``). The ids come from this run's ``companies``
+    each run, side by side on the run's request pool. The ids come from this run's ``companies``
     scroll when that stream ran; otherwise from a scroll of its own.
     """
 
     name = "company_segments"
     list_key = "data"
+    runs_after: ClassVar[tuple[str, ...]] = ("companies",)  # reuses its scroll (one per app)
     primary_keys: ClassVar[list[str]] = ["company_id", "id"]  # type: ignore[misc]
 
     def _company_ids(self) -> list[str]:
@@ -99,6 +99,5 @@ class CompanySegmentsStream(ListStream):
     @override
     def fetch(self, start: int | None, end: int | None) -> Iterator[Page]:
         ids = self._company_ids()
-        workers = max(1, self.max_workers)
-        with ThreadPoolExecutor(workers, thread_name_prefix="tap-intercom-segments") as pool:
-            yield from ordered_map(self._segments, ids, pool, 4 * workers)
+        pool = self.run.pool
+        yield from ordered_map(self._segments, ids, pool, 2 * pool.width())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -182,9 +181,7 @@ class ContactsStream(SearchStream):
     @override
     def records_by_id(self, ids: list[str]) -> Iterator[dict[str, Any]]:
         lookups = self._lookups()
-        workers = min(self.max_workers, len(lookups))
-        with ThreadPoolExecutor(max(1, workers), thread_name_prefix="tap-intercom-ids") as pool:
-            contacts = list(pool.map(self._get_contact, lookups))
+        contacts = list(self.run.pool.map(self._get_contact, lookups))
         seen: set[str] = set()
         for (setting, asked), contact in zip(lookups, contacts, strict=True):
             if contact is None or contact.get("id") in seen:

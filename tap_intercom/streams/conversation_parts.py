@@ -2,9 +2,9 @@
 
 Parts exist only inside GET /conversations/{id} (search and list items have none, FACTS.md
 §3), so the stream searches conversations exactly as `conversations` does (sorted on
-``updated_at``, cut into slices, walked on worker threads) and, for each page of changed
-conversations, fetches them concurrently on a pool sized to keep the run's one rate budget
-busy at the measured latency (at least ``max_workers`` threads, at most 32). One call per
+``updated_at``, cut into slices, walked side by side) and, for each page of changed
+conversations, fetches them concurrently on the run's request pool (sized to keep the one
+rate budget busy at the measured latency: ``intercom_api.pool``). One call per
 changed conversation, plus one search page per 150; the `conversations` stream is untouched
 (and pays nothing) when parts are not selected.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
@@ -62,7 +61,6 @@ class ConversationPartsStream(SearchStream):
     def __init__(self, tap: Tap, run: RunContext) -> None:
         super().__init__(tap, run)
         self.replication_key = "conversation_updated_at"
-        self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._known: dict[str, int] = {}  # from the state: fetched by an earlier run
         self._fetched_now: dict[str, int] = {}
@@ -80,13 +78,7 @@ class ConversationPartsStream(SearchStream):
         )
         self._fetched_now = {}
         self.counts = dict.fromkeys(self.counts, 0)
-        self._pool = None  # made at the first page, sized from the latency measured by then
-        try:
-            yield from super().get_records(context)
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        yield from super().get_records(context)
         self._remember_fetched(state)
         self.logger.info(
             "conversation_parts: %(fetched)d conversations fetched, %(unchanged)d unchanged "
@@ -104,7 +96,8 @@ class ConversationPartsStream(SearchStream):
 
     @override
     def shape(self, page: list[dict[str, Any]], unit: Unit, seen: set[str]) -> list[dict[str, Any]]:
-        """Runs on a reader thread: keep the unit's conversations, fetch them, emit parts."""
+        """Keep the unit's conversations, fetch them (side by side on the run's pool), emit
+        their parts."""
         key = self.search_key
         todo: list[tuple[str, int]] = []
         unchanged = 0
@@ -127,20 +120,14 @@ class ConversationPartsStream(SearchStream):
                 self.counts["unchanged"] += unchanged
         if not todo:
             return []
-        if self._pool is None:
-            # One GET per conversation: enough in flight to keep the rate budget busy at
-            # the latency measured so far (at least max_workers, at most 32).
-            workers = self.client.concurrency_for_budget(floor=max(1, self.max_workers))
-            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tap-intercom-parts")
-            self.logger.info("conversation_parts: fetching on %d threads", workers)
         out: list[dict[str, Any]] = []
-        for (cid, ts), conv in zip(todo, self._pool.map(self._fetch, todo), strict=True):
+        for (cid, ts), conv in zip(todo, self.run.pool.map(self._fetch, todo), strict=True):
             if conv is not None:
                 out.extend(self._parts(cid, ts, conv))
         return out
 
     def _fetch(self, item: tuple[str, int]) -> dict[str, Any] | None:
-        """GET /conversations/{id} (runs on the fetch pool); None if it was deleted."""
+        """GET /conversations/{id} (on a pool thread); None if it was deleted."""
         cid, ts = item
         try:
             conv = self.client.get(f"/conversations/{quote(cid, safe='')}")

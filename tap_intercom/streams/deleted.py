@@ -79,8 +79,8 @@ class DeletedConversationsStream(ListStream):
             PATH,
             list_key=self.list_key,
             params={"per_page": PER_PAGE, "order": "asc"},
-            workers=self.max_workers,
-            thread_name="tap-intercom-deleted",
+            pool=self.run.pool,
+            window=self.run.pool.width(),
         )
 
     def _newest_first(self, start: int) -> Generator[Page, None, int | None]:

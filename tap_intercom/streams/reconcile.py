@@ -27,7 +27,6 @@ import binascii
 import logging
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -137,9 +136,7 @@ class DeletedContactsStream(IntercomStream):
         missing = [(role, cid) for role in ROLES for cid in sorted(previous[role] - current[role])]
         moved = {cid for role, cid in missing if cid in current[_other(role)]}
         ask = sorted({cid for _, cid in missing} - moved)
-        workers = max(1, min(self.max_workers, len(ask)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="tap-intercom-reconcile") as pool:
-            verdicts = dict(zip(ask, pool.map(self._verdict, ask), strict=True))
+        verdicts = dict(zip(ask, self.run.pool.map(self._verdict, ask), strict=True))
         counts: dict[str, int] = {}
         for role, cid in missing:
             reason, merged_into = ("role_changed", None) if cid in moved else verdicts[cid]

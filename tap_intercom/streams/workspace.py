@@ -11,7 +11,6 @@ import itertools
 import math
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from typing_extensions import override
@@ -185,6 +184,5 @@ class ActivityLogsStream(ListStream):
         count = max(1, math.ceil((hi - 1 - lo) / step))  # hi is now + 1: no 1 s window
         edges = [lo + i * step for i in range(count)] + [hi]
         windows = list(itertools.pairwise(edges))
-        workers = max(1, min(self.max_workers, len(windows)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="tap-intercom-activity") as pool:
-            yield from ordered_map(self._window, windows, pool, workers)
+        # Each window is walked on the run's pool (a leaf: it waits only on the API).
+        yield from ordered_map(self._window, windows, self.run.pool, self.max_workers)

@@ -8,6 +8,7 @@ is the same ``PageLoopError`` everywhere: never an endless loop, never a silent 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -66,17 +67,26 @@ def numbered(n: int, *, back_at: int | None = None, total: bool = True) -> Any:
 @pytest.mark.parametrize("total", [True, False], ids=["total_pages", "links only"])
 @pytest.mark.parametrize("workers", [1, 4])
 def test_numbered_pages_in_order(total: bool, workers: int) -> None:
-    got = list(
-        numbered_pages(numbered(9, total=total), "/x", list_key="data", params={}, workers=workers)
-    )
+    with ThreadPoolExecutor(workers) as pool:
+        got = list(
+            numbered_pages(
+                numbered(9, total=total),
+                "/x",
+                list_key="data",
+                params={},
+                pool=pool,
+                window=workers,
+            )
+        )
     assert [p[0]["id"] for p in got] == list(range(1, 10))
 
 
 def test_a_link_back_is_a_page_loop_not_a_silent_stop() -> None:
     """Deleted conversations once stopped quietly here, where other lists raised."""
     get = numbered(6, back_at=3, total=False)
-    with pytest.raises(PageLoopError, match="points back to page 1"):
-        list(numbered_pages(get, "/conversations/deleted", list_key="data", params={}, workers=2))
+    path = "/conversations/deleted"
+    with pytest.raises(PageLoopError, match="points back to page 1"), ThreadPoolExecutor(2) as pool:
+        list(numbered_pages(get, path, list_key="data", params={}, pool=pool, window=2))
     with pytest.raises(PageLoopError):
         list(walk_numbered(lambda _p, q: get(q), "/articles", list_key="data", params={}))
 

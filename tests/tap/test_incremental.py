@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -49,12 +50,14 @@ def test_contacts_written_just_before_and_during_a_lagging_run_are_emitted_next_
     ctl.clock(t)
 
     during: list[dict[str, Any]] = []
+    once = threading.Lock()  # streams search side by side
     original = IntercomClient.search_raw
 
     def search_and_write(self: IntercomClient, *args: Any, **kwargs: Any) -> bytes:
-        if not during:  # a contact written while the run is under way (at t + 5)
-            ctl.advance(5)
-            during.append(ctl.contact("user", "during@example.com"))
+        with once:
+            if not during:  # a contact written while the run is under way (at t + 5)
+                ctl.advance(5)
+                during.append(ctl.contact("user", "during@example.com"))
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(IntercomClient, "search_raw", search_and_write)

@@ -12,7 +12,9 @@ import datetime as dt
 import inspect
 import io
 import json
+import re
 import signal
+import textwrap
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -26,6 +28,8 @@ from tap_intercom.sdk_hooks import (
     ExtraConfigChecks,
     FastRecordMessages,
     SafeTermination,
+    SideBySideSync,
+    StreamStateWriter,
     WatermarkBookmark,
 )
 
@@ -171,3 +175,58 @@ def test_the_sdk_installs_handle_termination_for_sigterm_and_sigint() -> None:
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGINT, before[1])
+
+
+# What Tap.sync_all does, in order (singer-sdk 0.54): SideBySideSync.selected_streams does
+# the preamble and the selection, sync_one each stream's part of the loop, after_streams
+# the cost lines. A release that changes this loop must be read again before the pin moves.
+SDK_SYNC_ALL = [
+    "self._reset_state_progress_markers",
+    "self._set_compatible_replication_methods",
+    "self.state",
+    "self._state_writer.write_state",
+    "self.state",
+    "self.streams.values",
+    "stream.selected",
+    "stream.has_selected_descendents",
+    "self.logger.info",
+    "stream.name",
+    "stream.parent_stream_type",
+    "self.logger.debug",
+    "stream.parent_stream_type.__name__",
+    "stream.sync",
+    "stream.finalize_state_progress_markers",
+    "self.streams.values",
+    "stream.log_sync_costs",
+]
+
+
+def test_the_sdks_sync_loop_is_the_one_side_by_side_sync_repeats() -> None:
+    body = textwrap.dedent(inspect.getsource(Tap.sync_all)).split('"""')[2]
+    assert re.findall(r"(?:self|stream)(?:\.\w+)+", body) == SDK_SYNC_ALL
+    for hook in ("_reset_state_progress_markers", "_set_compatible_replication_methods"):
+        assert callable(getattr(Tap, hook))
+
+
+def test_streams_write_their_state_through_the_taps_state_writer() -> None:
+    """StreamStateWriter replaces the tap's writer; every stream STATE must go through it."""
+
+    class SideBySide(SideBySideSync, PinTap):
+        message_writer_class = BufferedMsgSpecWriter
+
+    t = SideBySide(config={}, validate_config=False)
+    t.use_stream_state_writer()
+    assert isinstance(t.state_writer, StreamStateWriter)
+    assert "state_writer.write_state(self.tap_state)" in inspect.getsource(
+        Stream._write_state_message
+    )
+    out = io.BytesIO()
+    wrapper = io.TextIOWrapper(out, encoding="utf-8")
+    stream = t.streams["plain"]
+    with contextlib.redirect_stdout(wrapper), t.state_writer.owner(["plain"]):
+        Stream._increment_stream_state(stream, {"id": "1", "updated_at": "2026-01-01T00:00:00"})
+        stream.state_manager.is_flushed = False  # as after a record the sync loop counted
+        Stream._write_state_message(stream)
+        wrapper.flush()
+    state = json.loads(out.getvalue().splitlines()[-1])["value"]
+    assert state["bookmarks"]["plain"]["replication_key_value"] == "2026-01-01T00:00:00"
