@@ -49,6 +49,7 @@ class RequestPool(Executor):
         self._queue = deque()
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        self._running = 0
         self._closed = False
         self._stopped = False
         self.peak_threads = 0
@@ -60,6 +61,12 @@ class RequestPool(Executor):
     @property
     def threads(self) -> int:
         return len(self._threads)
+
+    def spare(self) -> int:
+        """Requests that could start now without waiting behind others (width - busy)."""
+        width = self.width()
+        with self._lock:
+            return max(0, width - self._running - len(self._queue))
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         future: Future[R] = Future()
@@ -93,14 +100,18 @@ class RequestPool(Executor):
                 if not self._queue:
                     return  # closed and drained
                 future, fn, args, kwargs = self._queue.popleft()
-            if not future.set_running_or_notify_cancel():
-                continue
+                self._running += 1
             try:
-                result = fn(*args, **kwargs)
-            except BaseException as e:  # handed to whoever waits on the future
-                future.set_exception(e)
-            else:
-                future.set_result(result)
+                if future.set_running_or_notify_cancel():
+                    try:
+                        result = fn(*args, **kwargs)
+                    except BaseException as e:  # handed to whoever waits on the future
+                        future.set_exception(e)
+                    else:
+                        future.set_result(result)
+            finally:
+                with self._lock:
+                    self._running -= 1
             del future, fn, args, kwargs
 
     def stop(self) -> None:

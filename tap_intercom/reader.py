@@ -84,8 +84,12 @@ class RangeReader:
     """Yields lists of shaped records for a range; ``watermark`` says how far it is complete.
 
     ``pool``: where requests run (the run's ``RequestPool``); None: a pool of ``workers``
-    threads of the reader's own. ``workers``: the chains the planner aims at and the fewest
-    requests kept in flight; ``width`` (if given) may raise that as latency is measured.
+    threads of the reader's own. ``workers``: the chains the planner aims at and the most
+    requests kept in flight (a search is heavy for the API: more side by side mostly makes
+    each slower; other streams fill the pool meanwhile). ``spare`` (if given): requests the
+    pool could start now; an idle request slot is filled by splitting a chain only when
+    there is one (other streams may keep the pool busy, and a new search costs the API more
+    than a next page).
     """
 
     def __init__(
@@ -99,7 +103,7 @@ class RangeReader:
         list_key: str,
         workers: int,
         pool: Executor | None = None,
-        width: Callable[[], int] | None = None,
+        spare: Callable[[], int] | None = None,
         on_expected: Callable[[int], None] | None = None,
         meta: Callable[[bytes], PageMeta] | None = None,
         parse: Callable[[bytes], list[Record]] | None = None,
@@ -114,7 +118,7 @@ class RangeReader:
         self.list_key = list_key
         self.workers = max(1, workers)
         self.pool = pool
-        self._width = width
+        self._spare = spare
         self.on_expected = on_expected
         self.meta = meta
         self.parse = parse
@@ -134,8 +138,8 @@ class RangeReader:
 
     # -- requests (leaf tasks on the pool) --------------------------------------------------
     def window(self) -> int:
-        """Requests this reader keeps in flight."""
-        return self.workers if self._width is None else max(self.workers, self._width())
+        """Requests this reader keeps in flight at most."""
+        return self.workers
 
     def _get(self, unit: Unit, cursor: str | None) -> tuple[Any, PageMeta]:
         """One page and what steers its walk (on a pool thread)."""
@@ -302,6 +306,8 @@ class RangeReader:
         half of what is left to new units (work stealing)."""
         if len(self._open) >= self.window() or not self.ordered:
             return  # a cut needs sorted pages: the chain must stop at it
+        if self._spare is not None and self._spare() <= 0:
+            return  # the pool is busy with other work: a new chain would only wait
         best: _Chain | None = None
         best_left = -1
         for chain in self._open.values():

@@ -41,8 +41,9 @@ from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from singer_sdk import Stream
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, enc_hook
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.singerlib import RecordMessage, StateMessage
@@ -152,21 +153,45 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-class BufferedMsgSpecWriter(MsgSpecWriter):
-    """The SDK's msgspec writer, thread-safe, flushing stdout only after non-RECORD messages.
+RECORD_BUFFER_BYTES = 64 * 1024
 
-    Streams write from their own threads: one message at a time, whole (the SDK's encoder
-    also reuses one buffer). A STATE message always follows the records it covers, so a
-    target never sees a state before its records; records no longer cost a flush (a
-    syscall) each. A stop signal that arrives while the main thread is writing a message is
-    raised once the message is whole; after ``stop_writes``, any other thread that tries to
-    write gets ``Interrupted`` instead (its stream stops where no message is half written).
+
+class BufferedMsgSpecWriter(MsgSpecWriter):
+    """The SDK's msgspec writer, for streams writing from threads of their own.
+
+    Each thread encodes its messages with its own encoder (the SDK's reuses one buffer) and
+    gathers its RECORD lines in its own buffer; the buffer goes to stdout, whole lines under
+    one lock, when it is full, before any other message of that thread (SCHEMA, STATE) and
+    when its stream ends (``flush_thread``). So a thread's messages keep their order, a
+    STATE always follows the records it covers (another thread's STATE carries this
+    thread's part only as of this thread's own last STATE), and records cost neither a
+    lock nor a flush (a syscall) each. Only non-RECORD messages flush stdout.
+
+    A stop signal that arrives while the main thread is writing is raised once the message
+    is whole; after ``stop_writes``, any other thread that writes gets ``Interrupted``
+    instead (its stream stops where no message is half written, its unwritten records with
+    it: no STATE covers them).
     """
 
     writing_thread: int | None = None
     pending_signal: int | None = None
     _stopped: tuple[int, int] | None = None  # (the thread still allowed to write, signal)
     _lock = threading.Lock()
+    _local = threading.local()
+
+    def _thread_parts(self) -> tuple[msgspec.json.Encoder, bytearray]:
+        local = self._local
+        parts = getattr(local, "parts", None)
+        if parts is None or parts[2] is not self:
+            # The SDK's encoder settings (singer_sdk.contrib.msgspec.encoder).
+            encoder = msgspec.json.Encoder(enc_hook=enc_hook, decimal_format="number")
+            parts = local.parts = (encoder, bytearray(), self)
+        return parts[0], parts[1]
+
+    @override
+    def serialize_message(self, message: Message) -> bytes:  # type: ignore[override]
+        encoder, _ = self._thread_parts()
+        return encoder.encode(message.to_dict()) + b"\n"  # one line, made whole at once
 
     def is_writing(self) -> bool:
         """The calling thread is in the middle of writing a message."""
@@ -176,18 +201,42 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         """From now on only the calling thread writes; the others get ``Interrupted``."""
         self._stopped = (threading.get_ident(), signum)
 
+    def _refuse_if_stopped(self, me: int) -> None:
+        stopped = self._stopped
+        if stopped is not None and stopped[0] != me:
+            raise Interrupted(stopped[1])
+
     @override
     def write_message(self, message: Message) -> None:
         me = threading.get_ident()
+        self._refuse_if_stopped(me)
+        line = self.format_message(message)
+        _, buffer = self._thread_parts()
+        if message.__class__ is RecordMessage:
+            buffer += line
+            if len(buffer) >= RECORD_BUFFER_BYTES:
+                self._write(me, buffer, b"", flush=False)
+            return
+        self._write(me, buffer, line, flush=True)
+
+    def flush_thread(self) -> None:
+        """Write the calling thread's buffered records (its stream has ended)."""
+        me = threading.get_ident()
+        _, buffer = self._thread_parts()
+        if buffer:
+            self._write(me, buffer, b"", flush=True)
+
+    def _write(self, me: int, buffer: bytearray, line: bytes, *, flush: bool) -> None:
         out = sys.stdout.buffer
         with self._lock:
-            stopped = self._stopped
-            if stopped is not None and stopped[0] != me:
-                raise Interrupted(stopped[1])
+            self._refuse_if_stopped(me)
             self.writing_thread = me
             try:
-                out.write(self.format_message(message))
-                if message.__class__ is not RecordMessage:
+                out.write(buffer)
+                del buffer[:]
+                if line:
+                    out.write(line)
+                if flush:
                     sys.stdout.flush()
                     out.flush()
             finally:
@@ -274,9 +323,17 @@ class SideBySideSync:
         """One stream, as the SDK's loop syncs it, its STATEs taken for it alone."""
         family = [stream.name]
         family += [c.name for c in _descendants(stream)]
-        with self._state_writer.owner(family):
-            stream.sync()
-            stream.finalize_state_progress_markers()
+        try:
+            with self._state_writer.owner(family):
+                stream.sync()
+                stream.finalize_state_progress_markers()
+        finally:
+            writer = self.message_writer
+            if isinstance(writer, BufferedMsgSpecWriter):
+                # Records after the stream's last STATE (none covers them, but they were
+                # read); refused if the run is stopping.
+                with contextlib.suppress(Interrupted):
+                    writer.flush_thread()
 
     def after_streams(self, *, failed: bool) -> None:
         """Every stream has ended: the whole state is safe to write (after a failure, it

@@ -5,9 +5,9 @@ What a sync does (streams declare only path, list key, base filters, day granula
 2. The range is probed (first page of its search, ``per_page`` 150 on every page, sorted
    ascending on the replication key); small, it is walked; large, it is cut into time slices
    (whole days for contacts, in the workspace's timezone, FACTS.md §2.6), each probed and
-   walked (or cut again) on worker threads (``planner``, ``reader``). Workers move raw pages;
-   the main thread parses, shapes (``shape``: range filter, ``enrich``, timestamps) and emits
-   them as they arrive. The bookmark is the reader's watermark: every record at or before it
+   walked (or cut again) side by side on the run's request pool (``planner``, ``reader``).
+   Pool threads move raw pages; the stream's own thread parses, shapes (``shape``: range
+   filter, ``enrich``, timestamps) and emits them as they arrive. The bookmark is the reader's watermark: every record at or before it
    was emitted (``sdk_hooks.WatermarkBookmark``).
 3. The bookmark never passes the signpost = sync start - ``search_lag_margin_seconds``:
    contact search lags writes by minutes (FACTS.md §2.6), so a contact written just before
@@ -255,7 +255,7 @@ class SearchStream(WatermarkBookmark, IntercomStream):
             list_key=self.list_key,
             workers=self.max_workers,
             pool=self.run.pool,
-            width=self.run.pool.width,
+            spare=self.run.pool.spare,
             on_expected=self.on_expected,
             meta=self._page_meta,
             parse=self._parse_page,

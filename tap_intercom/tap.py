@@ -22,6 +22,7 @@ from tap_intercom.scheduler import run_side_by_side
 from tap_intercom.sdk_hooks import (
     BufferedMsgSpecWriter,
     ExtraConfigChecks,
+    Interrupted,
     SafeTermination,
     SideBySideSync,
 )
@@ -90,6 +91,8 @@ class TapIntercom(SafeTermination, SideBySideSync, ExtraConfigChecks, Tap):
             # A settings problem (token, region, zone): one clear line, exit 1, no traceback.
             raise ConfigValidationError(str(e), errors=[str(e)]) from None
         finally:
+            with contextlib.suppress(Interrupted):
+                self.message_writer.flush_thread()  # records this thread wrote, if any
             self.run.close()
             sys.stdout.flush()
 

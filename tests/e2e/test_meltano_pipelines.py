@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import uuid
 
 import duckdb
 import requests
-from conftest import ROOT, needs_postgres
+from conftest import BIN, ROOT, TOKEN, needs_postgres
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from demo import expected_counts
@@ -41,6 +42,21 @@ def test_sandbox_to_duckdb_lands_every_row(meltano, e2e_sandbox, tmp_path):
     # The loader keeps one row per primary key: no duplicates either.
     dupes = con.execute("select count(*) - count(distinct id) from intercom.users").fetchone()[0]
     assert dupes == 0
+    # What the loader took had the streams side by side (records of one stream after the
+    # SCHEMA of another that started later): the tap's own output on the same data.
+    config = tmp_path / "tap.json"
+    config.write_text(json.dumps({"access_token": TOKEN, "api_url": e2e_sandbox.base_url}))
+    out = subprocess.run(
+        [str(BIN / "tap-intercom"), "--config", str(config)], capture_output=True, check=True
+    ).stdout
+    opened: list[str] = []
+    together = False
+    for m in map(json.loads, out.splitlines()):
+        if m["type"] == "SCHEMA":
+            opened.append(m["stream"])
+        elif m["type"] == "RECORD":
+            together = together or opened[-1] != m["stream"]
+    assert together, opened
 
 
 def test_incremental_state_is_kept_by_meltano_across_runs(meltano, e2e_sandbox, tmp_path):

@@ -61,6 +61,18 @@ def run_tap(
     return TapRun(tap, [json.loads(line) for line in out.read().splitlines() if line])
 
 
+def open_together(messages: list[dict[str, Any]]) -> bool:
+    """Some stream's RECORD comes after another stream's SCHEMA that followed its own: two
+    streams were open at once (one stream after another, never)."""
+    opened: list[str] = []
+    for m in messages:
+        if m["type"] == "SCHEMA" and m["stream"] not in opened:
+            opened.append(m["stream"])
+        elif m["type"] == "RECORD" and opened and opened[-1] != m["stream"]:
+            return True
+    return False
+
+
 def catalog_selecting(streams: Iterable[str] | None = None) -> dict[str, Any]:
     """The tap's catalog with exactly ``streams`` selected (None: every stream)."""
     tap = TapIntercom(config={"access_token": TOKEN, "api_url": "http://127.0.0.1:9"})

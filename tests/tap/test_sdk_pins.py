@@ -16,12 +16,15 @@ import re
 import signal
 import textwrap
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.plugin_base import PluginBase
+from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 
 from tap_intercom.sdk_hooks import (
     BufferedMsgSpecWriter,
@@ -230,3 +233,21 @@ def test_streams_write_their_state_through_the_taps_state_writer() -> None:
         wrapper.flush()
     state = json.loads(out.getvalue().splitlines()[-1])["value"]
     assert state["bookmarks"]["plain"]["replication_key_value"] == "2026-01-01T00:00:00"
+
+
+def test_each_threads_encoder_writes_the_sdks_lines() -> None:
+    """BufferedMsgSpecWriter encodes with an encoder per thread (the SDK's reuses one
+    buffer); its lines must stay byte for byte the SDK's."""
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=dt.timezone.utc)
+    messages = [
+        RecordMessage(
+            stream="s",
+            record={"id": "1", "n": Decimal("1.50"), "at": when, "x": [1, None, "é"]},
+            time_extracted=when,
+        ),
+        StateMessage(value={"bookmarks": {"s": {"replication_key_value": "2026-01-01"}}}),
+        SchemaMessage(stream="s", schema=SCHEMA, key_properties=["id"]),
+    ]
+    ours, theirs = BufferedMsgSpecWriter(), MsgSpecWriter()
+    for message in messages:
+        assert ours.serialize_message(message) == bytes(theirs.serialize_message(message))

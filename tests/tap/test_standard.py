@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
-from tap_support import catalog_selecting
+from tap_support import catalog_selecting, open_together, run_tap
 
 from intercom_sandbox.server import start
 from tap_intercom.tap import TapIntercom
@@ -40,13 +40,14 @@ for _conversation_id in sorted(_SANDBOX.app.backend.conversations.by_id)[:3]:
 
 # Every stream selected: the streams beyond users, leads and conversations are not
 # selected by default.
+CONFIG = {
+    "access_token": "sandbox-token",
+    "api_url": _SANDBOX.base_url,
+    "start_date": "2000-01-01T00:00:00Z",
+}
 TestTapIntercom = get_tap_test_class(
     TapIntercom,
-    config={
-        "access_token": "sandbox-token",
-        "api_url": _SANDBOX.base_url,
-        "start_date": "2000-01-01T00:00:00Z",
-    },
+    config=CONFIG,
     catalog=catalog_selecting(),
     # The sandbox does not model company segments: GET /companies/{id}/segments is always
     # empty there, so company_segments has no records to check. webhook_events reads a
@@ -62,3 +63,11 @@ TestTapIntercom = get_tap_test_class(
 def _stop_sandbox() -> Iterator[None]:
     yield
     _SANDBOX.stop()
+
+
+def test_the_output_these_tests_read_has_the_streams_side_by_side() -> None:
+    """The streams run side by side (parallel_streams, default 8): the SDK's tests above
+    read records of a stream after other streams' SCHEMAs (several streams open at once),
+    and accept them. One stream after another, that never happens."""
+    run = run_tap(_SANDBOX.base_url, catalog=catalog_selecting(), start_date=CONFIG["start_date"])
+    assert open_together(run.messages)
