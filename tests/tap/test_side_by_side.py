@@ -23,11 +23,12 @@ import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from singer_sdk.singerlib import RecordMessage, StateMessage
 from tap_support import D0, TOKEN, SandboxControl, TapRun, catalog_selecting, run_tap
 
 from intercom_api.pool import PoolStopped, RequestPool
 from intercom_sandbox.server import RunningSandbox
-from tap_intercom.sdk_hooks import StreamStateWriter
+from tap_intercom.sdk_hooks import BufferedMsgSpecWriter, Interrupted, StreamStateWriter
 from tap_intercom.search import SearchStream
 from tap_intercom.tap import TapIntercom
 
@@ -254,3 +255,40 @@ def test_the_pool_keeps_to_its_width_and_drops_queued_work_on_stop() -> None:
             assert isinstance(f.exception(), PoolStopped)
     assert isinstance(pool.submit(task, 99).exception(), PoolStopped)
     pool.shutdown(wait=True)
+
+
+def test_records_a_stopped_stream_buffered_reach_stdout_before_the_last_state() -> None:
+    """A stream's records wait in its thread's buffer; its live state may already claim
+    them. Stopped (another stream failed, or a signal), the stream must still write them
+    before the whole state goes out, or that STATE claims records nobody received."""
+    writer = BufferedMsgSpecWriter()
+    out = io.BytesIO()
+    wrapper = io.TextIOWrapper(out, encoding="utf-8")
+    refused: list[BaseException] = []
+    buffered = threading.Event()
+    stopped = threading.Event()
+
+    def stream_thread() -> None:
+        for i in range(3):
+            writer.write_message(RecordMessage(stream="users", record={"id": str(i)}))
+        buffered.set()
+        stopped.wait(5)
+        try:
+            writer.write_message(RecordMessage(stream="users", record={"id": "late"}))
+        except Interrupted as e:
+            refused.append(e)
+        writer.flush_thread()  # what SideBySideSync.sync_one does as the stream ends
+
+    with contextlib.redirect_stdout(wrapper):
+        thread = threading.Thread(target=stream_thread)
+        thread.start()
+        buffered.wait(5)
+        writer.stop_writes(15)
+        stopped.set()
+        thread.join(5)
+        writer.write_message(StateMessage(value={"bookmarks": {"users": {"v": 3}}}))
+        wrapper.flush()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert refused
+    assert [m.get("record", {}).get("id") for m in lines] == ["0", "1", "2", None]
+    assert lines[-1]["type"] == "STATE"
