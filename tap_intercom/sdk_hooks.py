@@ -169,8 +169,9 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
 
     A stop signal that arrives while the main thread is writing is raised once the message
     is whole; after ``stop_writes``, any other thread that writes gets ``Interrupted``
-    instead (its stream stops where no message is half written, its unwritten records with
-    it: no STATE covers them).
+    instead (its stream stops where no message is half written), but its buffered records
+    still go out with ``flush_thread`` as its stream ends: its live state, which the last
+    STATE of the run carries, may already claim them.
     """
 
     writing_thread: int | None = None
@@ -220,16 +221,20 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         self._write(me, buffer, line, flush=True)
 
     def flush_thread(self) -> None:
-        """Write the calling thread's buffered records (its stream has ended)."""
+        """Write the calling thread's buffered records (its stream has ended), even after
+        ``stop_writes``: they are whole lines, and its state may claim them."""
         me = threading.get_ident()
         _, buffer = self._thread_parts()
         if buffer:
-            self._write(me, buffer, b"", flush=True)
+            self._write(me, buffer, b"", flush=True, refuse=False)
 
-    def _write(self, me: int, buffer: bytearray, line: bytes, *, flush: bool) -> None:
+    def _write(
+        self, me: int, buffer: bytearray, line: bytes, *, flush: bool, refuse: bool = True
+    ) -> None:
         out = sys.stdout.buffer
         with self._lock:
-            self._refuse_if_stopped(me)
+            if refuse:
+                self._refuse_if_stopped(me)
             self.writing_thread = me
             try:
                 out.write(buffer)
@@ -330,10 +335,8 @@ class SideBySideSync:
         finally:
             writer = self.message_writer
             if isinstance(writer, BufferedMsgSpecWriter):
-                # Records after the stream's last STATE (none covers them, but they were
-                # read); refused if the run is stopping.
-                with contextlib.suppress(Interrupted):
-                    writer.flush_thread()
+                # Its buffered records, before the run's last STATE (which may claim them).
+                writer.flush_thread()
 
     def after_streams(self, *, failed: bool) -> None:
         """Every stream has ended: the whole state is safe to write (after a failure, it

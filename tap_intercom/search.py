@@ -7,8 +7,9 @@ What a sync does (streams declare only path, list key, base filters, day granula
    (whole days for contacts, in the workspace's timezone, FACTS.md §2.6), each probed and
    walked (or cut again) side by side on the run's request pool (``planner``, ``reader``).
    Pool threads move raw pages; the stream's own thread parses, shapes (``shape``: range
-   filter, ``enrich``, timestamps) and emits them as they arrive. The bookmark is the reader's watermark: every record at or before it
-   was emitted (``sdk_hooks.WatermarkBookmark``).
+   filter, ``enrich``, timestamps) and emits them as they arrive. The bookmark is the
+   reader's watermark: every record at or before it was emitted
+   (``sdk_hooks.WatermarkBookmark``).
 3. The bookmark never passes the signpost = sync start - ``search_lag_margin_seconds``:
    contact search lags writes by minutes (FACTS.md §2.6), so a contact written just before
    the run may be invisible now; the next run starts early enough to see it.
