@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -30,6 +32,22 @@ from tap_intercom.streams import STREAM_TYPES
 
 log = logging.getLogger("tap_intercom")
 STREAM_NAMES = [s.name for s in STREAM_TYPES]
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Two malloc arenas for the whole run, unless MALLOC_ARENA_MAX says otherwise.
+
+    glibc gives each thread that allocates an arena of its own (up to 8 per core) and hands
+    little of it back: with the run's request threads and a thread per stream, peak RSS was
+    about 10 MB higher than one stream at a time (benchmarks/bench_tap.py at 100 ms: 92 MB;
+    82 MB with two arenas, as before the streams ran side by side; CPU within noise).
+    Set before the threads start; a no-op off glibc.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
 
 
 class TapIntercom(SafeTermination, SideBySideSync, ExtraConfigChecks, Tap):
@@ -80,6 +98,7 @@ class TapIntercom(SafeTermination, SideBySideSync, ExtraConfigChecks, Tap):
     @override
     def sync_all(self) -> None:
         self.run.started_at = time.time()
+        limit_malloc_arenas()
 
         def stopped(signum: int) -> None:
             log.warning("stopped by signal %d before the sync finished", signum)
