@@ -62,9 +62,10 @@ class TapIntercom(SafeTermination, SideBySideSync, ExtraConfigChecks, Tap):
         *connection_properties(
             max_workers_description=(
                 "The fewest requests in flight: the run's one pool of request threads, shared "
-                "by every stream (search slices, conversation fetches, look-ups, pages), all "
-                "under the shared rate limiter. More are used while the measured latency "
-                "needs them to keep the rate budget busy, at most 32 (or max_workers)."
+                "by every stream (search pages, conversation fetches, look-ups), all under "
+                "the shared rate limiter; more while the measured latency needs them to keep "
+                "the rate budget busy, at most 32 (or max_workers). One search stream keeps "
+                "at most this many of its pages in flight."
             )
         ),
         *options.config_properties(),
