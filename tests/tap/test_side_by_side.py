@@ -292,3 +292,40 @@ def test_records_a_stopped_stream_buffered_reach_stdout_before_the_last_state() 
     assert refused
     assert [m.get("record", {}).get("id") for m in lines] == ["0", "1", "2", None]
     assert lines[-1]["type"] == "STATE"
+
+
+def test_a_failure_does_not_wait_on_a_stream_stuck_past_the_grace(
+    sandbox: RunningSandbox, seeded: SandboxControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream busy elsewhere (a request in its retries, a scroll waiting its turn) ends
+    only at its next message: after a failure the run waited for it however long it took.
+    Now it waits STOP_GRACE_SECONDS, then ends without another STATE (that stream's live
+    state is not safe to write while it runs), naming the failure."""
+    import tap_intercom.scheduler as scheduler
+    from tap_intercom.streams import ConversationsStream, TicketsStream
+
+    monkeypatch.setattr(scheduler, "STOP_GRACE_SECONDS", 0.5)
+    release = threading.Event()
+
+    def stuck(self: Any, context: Any) -> Any:
+        release.wait(30)
+        return iter(())
+
+    def broken(self: Any, context: Any) -> Any:
+        raise RuntimeError("conversations broke")
+
+    monkeypatch.setattr(TicketsStream, "get_records", stuck)
+    monkeypatch.setattr(ConversationsStream, "get_records", broken)
+    try:
+        with pytest.raises(SystemExit) as stop:
+            run_tap(
+                sandbox.base_url,
+                catalog=catalog_selecting(["conversations", "tickets"]),
+                start_date=START,
+            )
+        still_stuck = not release.is_set()
+    finally:
+        release.set()
+    assert still_stuck
+    assert stop.value.code == 1
+    assert str(getattr(stop.value, "failure", None)) == "conversations broke"
