@@ -14,8 +14,9 @@ share one budget and one ``max_workers``.
   company_segments reuses the companies scroll) starts once that one has ended.
 - A failing stream stops the others (their next message raises, queued requests are
   dropped), and its error is raised once they have ended; a stop signal does the same.
-  Threads still busy after ``STOP_GRACE_SECONDS`` are left behind: the STATEs already
-  written stand, each of them safe.
+  Threads still busy after ``STOP_GRACE_SECONDS`` (a request in its retries, a scroll
+  waiting its turn) are left behind: the run ends without another STATE (the live state of
+  a stream still running is not safe to write), and the STATEs already written stand.
 - Memory stays flat: a stream holds only the pages it has in flight.
 """
 
@@ -42,6 +43,14 @@ class Schedulable(Protocol):
 
 class LeftBehind(SystemExit):
     """Streams were still busy after the grace period: exit without another STATE."""
+
+
+class FailedLeftBehind(LeftBehind):
+    """A stream failed and others were still busy after the grace period."""
+
+    def __init__(self, failure: BaseException) -> None:
+        super().__init__(1)
+        self.failure = failure
 
 
 def run_side_by_side(
@@ -97,6 +106,11 @@ def run_side_by_side(
                 log.info("stream %s failed; stopping the others (the error follows)", name)
                 waiting.clear()
                 on_stop(0)
+                try:
+                    _wait_out(running, ended, 0)
+                except LeftBehind:
+                    log.error("stream %s failed: %s", name, failure)
+                    raise FailedLeftBehind(failure) from failure
             if failure is None:
                 start_ready()
     except Interrupted as signal:
@@ -121,7 +135,7 @@ def _wait_out(
                 continue
             running.discard(name)
     except Interrupted:
-        pass  # a second signal: do not wait any longer
+        pass  # a (second) signal: do not wait any longer
     if running:
         log.warning(
             "streams %s were still busy when the run stopped; the last STATE written stands",
