@@ -24,7 +24,15 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.singerlib import RecordMessage, StateMessage
-from tap_support import D0, TOKEN, SandboxControl, TapRun, catalog_selecting, run_tap
+from tap_support import (
+    D0,
+    TOKEN,
+    SandboxControl,
+    TapRun,
+    catalog_selecting,
+    open_together,
+    run_tap,
+)
 
 from intercom_api.pool import PoolStopped, RequestPool
 from intercom_sandbox.server import RunningSandbox
@@ -88,9 +96,12 @@ def test_side_by_side_is_valid_singer_and_holds_what_one_at_a_time_holds(
         ids = [tuple(str(r.get(k)) for k in key) for r in one.records(stream)]
         got = [tuple(str(r.get(k)) for k in key) for r in many.records(stream)]
         assert sorted(ids) == sorted(got), stream
-    # One at a time, each stream's records are one block; side by side they interleave.
-    assert len(record_runs(one.messages)) == len({m for m in record_runs(one.messages)})
-    assert len(record_runs(many.messages)) > len(set(record_runs(many.messages)))
+    # One at a time, each stream's records are one block and no two streams are open at
+    # once; side by side, records of a stream follow other streams' SCHEMAs. (How finely
+    # records interleave depends on timing and on each thread's 64 KiB record buffer.)
+    assert len(record_runs(one.messages)) == len(set(record_runs(one.messages)))
+    assert not open_together(one.messages)
+    assert open_together(many.messages)
     for stream in ("users", "leads", "conversations", "conversation_parts", "tickets"):
         # Both at their signpost: sync start (read off the server's Date, to the second,
         # on its first answer) minus the lag margin, so the two runs may differ by a second.
