@@ -15,14 +15,11 @@ submitted later), so threads waiting on the pool end quickly when a run stops.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
-
-log = logging.getLogger("intercom_api")
 
 R = TypeVar("R")
 
